@@ -1,0 +1,276 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Address spaces and writeback of their dirty folios.
+//!
+//! C headers: [`include/linux/fs.h`](srctree/include/linux/fs.h),
+//! [`include/linux/writeback.h`](srctree/include/linux/writeback.h)
+//!
+//! [`WritebackIter`] wraps `writeback_iter()` and fixes the three problems
+//! netfs's "New writeback implementation" names in it: the iteration can be
+//! cancelled on a temporary error ([`WritebackIter::cancel`] redirties every
+//! remaining folio), folios can be filtered ([`WritebackIter::next_filtered`]
+//! redirties the rejected ones and goes on), and a folio that cannot be
+//! handled yet is unlocked and relocked later ([`WritebackIter::relock_later`])
+//! rather than held locked while the caller waits. Whatever happens, the
+//! iteration is driven to its end: no folio is ever left locked.
+
+use crate::{
+    bindings,
+    error::{to_result, Error, Result},
+    ffi::c_int,
+    folio::{Folio, LockedFolio},
+    types::Opaque,
+};
+use core::ptr;
+
+/// The page cache of an inode.
+///
+/// # Invariants
+///
+/// The wrapped `struct address_space` is valid, and so is its host inode, for
+/// as long as a reference to this type exists.
+#[repr(transparent)]
+pub struct AddressSpace(Opaque<bindings::address_space>);
+
+// SAFETY: The methods use the thread-safe page cache API.
+unsafe impl Sync for AddressSpace {}
+
+// SAFETY: An address space is not tied to a thread.
+unsafe impl Send for AddressSpace {}
+
+impl AddressSpace {
+    /// Creates a reference from a raw pointer.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be a valid address space whose host inode stays alive for `'a`.
+    pub unsafe fn from_raw<'a>(ptr: *mut bindings::address_space) -> &'a Self {
+        // SAFETY: `repr(transparent)`; validity by the caller.
+        unsafe { &*ptr.cast() }
+    }
+
+    /// Returns the raw pointer.
+    pub fn as_raw(&self) -> *mut bindings::address_space {
+        self.0.get()
+    }
+
+    /// Returns the host inode.
+    pub fn host(&self) -> *mut bindings::inode {
+        // SAFETY: The mapping is valid by the type invariant.
+        unsafe { (*self.as_raw()).host }
+    }
+
+    /// Returns the inode number of the host, for tracing.
+    pub fn ino(&self) -> u64 {
+        // SAFETY: The host inode is valid by the type invariant.
+        unsafe { (*self.host()).i_ino as u64 }
+    }
+
+    /// Returns the file size.
+    pub fn i_size(&self) -> i64 {
+        // SAFETY: The host inode is valid by the type invariant.
+        unsafe { bindings::i_size_read(self.host()) }
+    }
+
+    /// Records a writeback error, for `fsync()` and `close()` to report.
+    pub fn set_error(&self, err: Error) {
+        // SAFETY: The mapping is valid by the type invariant.
+        unsafe { bindings::mapping_set_error(self.as_raw(), err.to_errno()) };
+    }
+}
+
+/// Whether writeback must write everything ([`SyncMode::All`], data
+/// integrity: fsync) or may skip what is busy ([`SyncMode::None`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum SyncMode {
+    /// `WB_SYNC_NONE`: background writeback; conflicts may be skipped.
+    None,
+    /// `WB_SYNC_ALL`: data integrity writeback.
+    All,
+}
+
+/// Parameters of one writeback pass.
+///
+/// # Invariants
+///
+/// The wrapped `struct writeback_control` is valid for the lifetime of the
+/// reference. It is only ever used from the task doing the writeback.
+#[repr(transparent)]
+pub struct WritebackControl(Opaque<bindings::writeback_control>);
+
+impl WritebackControl {
+    /// Creates a reference from a raw pointer.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be valid, and only used by the current task, for `'a`.
+    pub unsafe fn from_raw<'a>(ptr: *mut bindings::writeback_control) -> &'a Self {
+        // SAFETY: `repr(transparent)`; validity by the caller.
+        unsafe { &*ptr.cast() }
+    }
+
+    /// Returns the raw pointer.
+    pub fn as_raw(&self) -> *mut bindings::writeback_control {
+        self.0.get()
+    }
+
+    /// Returns the sync mode.
+    pub fn sync_mode(&self) -> SyncMode {
+        // SAFETY: `wbc` is valid by the type invariant.
+        let mode = unsafe { (*self.as_raw()).sync_mode };
+        if mode == bindings::writeback_sync_modes_WB_SYNC_ALL {
+            SyncMode::All
+        } else {
+            SyncMode::None
+        }
+    }
+}
+
+/// An iteration over the dirty folios of a mapping, as `writeback_iter()`
+/// does it, that can be cancelled and filtered and never leaves a folio locked.
+///
+/// # Invariants
+///
+/// `folio` is null or the last folio `writeback_iter()` returned, which the
+/// caller no longer holds locked; `done` is set once `writeback_iter()`
+/// returned null, after which it must not be called again.
+pub struct WritebackIter<'a> {
+    mapping: &'a AddressSpace,
+    wbc: &'a WritebackControl,
+    folio: *mut bindings::folio,
+    error: c_int,
+    done: bool,
+}
+
+impl<'a> WritebackIter<'a> {
+    /// Starts an iteration over the dirty folios of `mapping` in the range
+    /// and mode `wbc` asks for.
+    pub fn new(mapping: &'a AddressSpace, wbc: &'a WritebackControl) -> Self {
+        // INVARIANT: No folio was returned yet.
+        Self {
+            mapping,
+            wbc,
+            folio: ptr::null_mut(),
+            error: 0,
+            done: false,
+        }
+    }
+
+    /// Returns the mapping being written back.
+    pub fn mapping(&self) -> &'a AddressSpace {
+        self.mapping
+    }
+
+    /// Returns the writeback control.
+    pub fn wbc(&self) -> &'a WritebackControl {
+        self.wbc
+    }
+
+    fn advance(&mut self) -> Option<&'a Folio> {
+        if self.done {
+            return None;
+        }
+        // SAFETY: The mapping and wbc are valid for `'a`; by the type invariant
+        // `folio` is null or the previous folio, no longer locked by the caller
+        // (the borrow of the returned `LockedFolio` ended before this call).
+        let folio = unsafe {
+            bindings::writeback_iter(
+                self.mapping.as_raw(),
+                self.wbc.as_raw(),
+                self.folio,
+                &mut self.error,
+            )
+        };
+        // INVARIANT: `folio` is now the last folio returned.
+        self.folio = folio;
+        if folio.is_null() {
+            self.done = true;
+            return None;
+        }
+        // SAFETY: `writeback_iter()` returns a folio it holds a reference to
+        // (in `wbc->fbatch`) until the next call.
+        Some(unsafe { Folio::from_raw(folio) })
+    }
+
+    /// Returns the next dirty folio, locked and cleared for I/O.
+    pub fn next(&mut self) -> Option<LockedFolio<'_>> {
+        let folio = self.advance()?;
+        // SAFETY: `writeback_iter()` returns the folio locked, and the caller
+        // must unlock it before calling again, which `LockedFolio` does.
+        Some(unsafe { LockedFolio::from_locked(folio) })
+    }
+
+    /// Returns the next dirty folio that `keep` accepts; the rejected ones
+    /// are redirtied and unlocked, to be written by a later pass.
+    pub fn next_filtered(&mut self, mut keep: impl FnMut(&Folio) -> bool) -> Option<LockedFolio<'_>> {
+        loop {
+            let folio = self.advance()?;
+            // SAFETY: As in `next`.
+            let locked = unsafe { LockedFolio::from_locked(folio) };
+            if keep(folio) {
+                return Some(locked);
+            }
+            locked.redirty(self.wbc);
+        }
+    }
+
+    /// Unlocks `folio` so that the caller can wait (for example for room in
+    /// its queues) without holding a folio lock, then relocks it.
+    ///
+    /// Returns `None` if the folio was truncated meanwhile: it is then no
+    /// longer the caller's to write.
+    pub fn relock_later<'f>(
+        &self,
+        folio: LockedFolio<'f>,
+        wait: impl FnOnce(),
+    ) -> Option<LockedFolio<'f>> {
+        let f = folio.folio();
+        drop(folio);
+        wait();
+        let locked = f.lock();
+        if locked.folio().belongs_to(self.mapping) {
+            Some(locked)
+        } else {
+            None
+        }
+    }
+
+    /// Records an error. For `WB_SYNC_NONE` the iteration then stops at the
+    /// next call; for `WB_SYNC_ALL` it goes on and the error is returned at
+    /// the end, as `writeback_iter()` defines.
+    pub fn set_error(&mut self, err: Error) {
+        self.error = err.to_errno();
+    }
+
+    /// Cancels the iteration after a temporary error: every folio not yet
+    /// returned is redirtied and unlocked, and the iteration ends with `err`.
+    pub fn cancel(&mut self, err: Error) {
+        let wbc = self.wbc;
+        while let Some(folio) = self.next() {
+            folio.redirty(wbc);
+        }
+        if self.error == 0 {
+            self.error = err.to_errno();
+        }
+    }
+
+    /// Ends the iteration, cancelling whatever was not taken, and returns its
+    /// error, if any.
+    pub fn finish(mut self) -> Result {
+        if !self.done {
+            self.cancel(crate::error::code::EAGAIN);
+        }
+        to_result(self.error)
+    }
+}
+
+impl Drop for WritebackIter<'_> {
+    fn drop(&mut self) {
+        // Never leave `writeback_iter()` half way: the remaining folios are
+        // redirtied so that a later pass writes them.
+        let wbc = self.wbc;
+        while let Some(folio) = self.next() {
+            folio.redirty(wbc);
+        }
+    }
+}

@@ -1,0 +1,67 @@
+# SPDX-License-Identifier: GPL-2.0
+# Guest-side test helpers. Sourced.
+
+RUN=/mnt/run
+MNT=/mnt/9p
+KO=$RUN/rnetfs.ko
+DBG=/sys/kernel/debug/rnetfs
+
+say() { echo "RNETFS: $*" >/dev/console; }
+pass() { echo "RNETFS-RESULT PASS $1" >/dev/console; }
+fail() { echo "RNETFS-RESULT FAIL $1 ${2:-}" >/dev/console; }
+
+# The 9p export under test, with the page cache, so buffered writeback
+# (netfs_writepages) is used.
+mount_export() {
+	local cache=${1:-loose}
+	mkdir -p $MNT
+	mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=$cache export $MNT
+}
+umount_export() { umount $MNT; }
+
+# Ask the host to compare FILE (relative to the export) against the
+# expected content whose sha256 and size are given.
+expect_host() {
+	echo "RNETFS-CHECK $1 $2 $3" >/dev/console
+}
+# Check a guest-side reference file against the 9p copy, from the host.
+expect_same() {
+	local rel=$1 ref=$2
+	expect_host "$rel" "$(sha256sum <"$ref" | cut -d' ' -f1)" "$(stat -c %s "$ref")"
+}
+
+rnetfs_loaded() { grep -q '^rnetfs ' /proc/modules; }
+load_rnetfs() { rnetfs_loaded || insmod $KO "$@"; }
+unload_rnetfs() { ! rnetfs_loaded || rmmod rnetfs; }
+stat_of() { awk -v k="$1" '$1 == k":" { print $2 }' $DBG/stats 2>/dev/null; }
+
+# Nothing may stay under writeback once everything was synced: the
+# system-wide count must drain to zero (the local root's own writeback is
+# transient), and rnetfs must own no request and no folio any more.
+no_writeback_left() {
+	local wb i
+	for i in $(seq 1 50); do
+		sync
+		wb=$(awk '/^Writeback:/ { print $2 }' /proc/meminfo)
+		[ "$wb" = 0 ] && break
+		sleep 0.2
+	done
+	[ "$wb" = 0 ] || { say "Writeback: $wb kB stuck after sync"; return 1; }
+	if rnetfs_loaded; then
+		local live
+		live=$(stat_of live_requests)
+		[ "${live:-0}" = 0 ] || { say "rnetfs live requests: $live"; return 1; }
+	fi
+}
+
+# Every folio of FILE must be unlocked: reading it all back must not block.
+readable() {
+	timeout 60 cat "$1" >/dev/null || { say "$1: read back failed or blocked"; return 1; }
+}
+
+# Run a test function: name, then the function and its arguments.
+t() {
+	local name=$1; shift
+	say "--- $name"
+	if "$@"; then pass "$name"; else fail "$name"; fi
+}

@@ -1,0 +1,17 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Entry point of the guest: runs the suite named in /mnt/run/suite.
+cd /mnt/run/guest || exit 1
+. ./lib.sh
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+suite=$(cat $RUN/suite)
+say "suite $suite on $(uname -r)"
+echo 1 >/proc/sys/kernel/hung_task_panic 2>/dev/null
+for s in $suite; do
+	if [ -f "suites/$s.sh" ]; then
+		bash "suites/$s.sh"
+	else
+		fail "suite-$s" "no such suite"
+	fi
+done
+say "suite done"

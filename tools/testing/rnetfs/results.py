@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Turn a guest console log into per-test results.
+
+results.py CONSOLE_LOG EXPORT_DIR  -> prints "PASS name" / "FAIL name why"
+lines and exits 1 if anything failed. Counts RNETFS-RESULT lines, KUnit
+cases (KTAP "ok"/"not ok" lines of rnetfs suites) and RNETFS-CHECK byte
+checks done here, on the host side of the 9p export.
+"""
+import hashlib
+import os
+import re
+import sys
+
+log, export = sys.argv[1], sys.argv[2]
+results = []
+text = open(log, "rb").read().decode("utf-8", "replace")
+for line in text.splitlines():
+    m = re.search(r"RNETFS-RESULT (PASS|FAIL) (\S+)(.*)", line)
+    if m:
+        results.append((m.group(1), m.group(2), m.group(3).strip()))
+        continue
+    m = re.search(r"RNETFS-KTAP\s+(not ok|ok) \d+ (\S+)(.*)", line)
+    if m:
+        name = "kunit:" + m.group(2)
+        skip = "# SKIP" in m.group(3)
+        if not skip:
+            results.append(("PASS" if m.group(1) == "ok" else "FAIL", name, ""))
+        continue
+    m = re.search(r"RNETFS-CHECK (\S+) ([0-9a-f]{64}) (\d+)", line)
+    if m:
+        rel, want, size = m.group(1), m.group(2), int(m.group(3))
+        path = os.path.join(export, rel)
+        name = "host-bytes:" + rel
+        try:
+            h = hashlib.sha256()
+            with open(path, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+            got_size = os.path.getsize(path)
+            if got_size != size:
+                results.append(("FAIL", name, f"size {got_size} != {size}"))
+            elif h.hexdigest() != want:
+                results.append(("FAIL", name, "content differs"))
+            else:
+                results.append(("PASS", name, ""))
+        except OSError as e:
+            results.append(("FAIL", name, str(e)))
+failed = 0
+for status, name, why in results:
+    print(f"{status} {name} {why}".rstrip())
+    failed += status == "FAIL"
+sys.exit(1 if failed else 0)

@@ -1,0 +1,64 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The rnetfs test suite, from a fresh machine: install, build, host tests,
+# then the guest suites under QEMU. Ends with "N passed, N failed".
+#
+#   run-tests.sh [suite ...]     default: host kunit basic
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+SUITES=${*:-host kunit basic}
+OUT=${RNETFS_OUT:-$CACHE/runs/$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$OUT"
+PASS=0 FAIL=0
+record() { # status name [why]
+	echo "$1 $2 ${3:-}"
+	if [ "$1" = PASS ]; then PASS=$((PASS + 1)); else FAIL=$((FAIL + 1)); fi
+}
+finish() {
+	echo "results in $OUT"
+	echo "$PASS passed, $FAIL failed"
+	[ "$FAIL" = 0 ]
+	exit
+}
+
+t0=$(date +%s)
+bash "$T/setup.sh" || { record FAIL setup; finish; }
+if [[ " $SUITES " == *" host "* ]]; then
+	if [ -x "$T/host/run-host-tests.sh" ]; then
+		log "host tests"
+		if "$T/host/run-host-tests.sh" >"$OUT/host.log" 2>&1; then
+			record PASS host-tests
+		else
+			record FAIL host-tests "see $OUT/host.log"; tail -30 "$OUT/host.log"
+		fi
+		line=$(tail -1 "$OUT/host.log")
+		echo "host: $line"
+	fi
+	SUITES=${SUITES/host/}
+fi
+[ -n "${SUITES// /}" ] || finish
+
+KB=$(bash "$T/kernel.sh" test) || { record FAIL kernel-build; finish; }
+IMG=$(bash "$T/rootfs.sh") || { record FAIL rootfs; finish; }
+log "setup+build took $(( $(date +%s) - t0 )) s"
+
+RUN=$OUT/guest
+rm -rf "$RUN" && mkdir -p "$RUN"
+cp -r "$T/guest" "$RUN/guest"
+cp "$KB/fs/rnetfs/rnetfs.ko" "$RUN/" || { record FAIL rnetfs.ko-missing; finish; }
+KBUILD=$KB ROOTFS_IMG=$IMG bash "$T/qemu.sh" "$RUN" "$SUITES" "${RNETFS_TIMEOUT:-2400}"
+while read -r status name why; do
+	record "$status" "$name" "$why"
+done < <(python3 "$T/results.py" "$RUN/console.log" "$RUN/export")
+if bash "$T/check-log.sh" "$RUN/console.log" >"$OUT/splat.txt" 2>&1; then
+	record PASS console-clean
+else
+	record FAIL console-clean "see $OUT/splat.txt"; cat "$OUT/splat.txt" | head -60
+fi
+for s in $SUITES; do
+	grep -q "RNETFS: --- \|RNETFS-KTAP" "$RUN/console.log" || { record FAIL "suite-$s-ran"; }
+done
+log "total $(( $(date +%s) - t0 )) s"
+finish
