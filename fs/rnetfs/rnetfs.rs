@@ -2,19 +2,35 @@
 
 //! rnetfs: netfs buffered writeback in Rust.
 //!
-//! Loading the module makes every netfs filesystem write back through it;
-//! unloading hands writeback back to netfs's built-in engine.
+//! Loading the module makes every netfs filesystem (9p, afs, ...) write back
+//! through it; unloading hands writeback back to netfs's built-in engine,
+//! after the requests in flight have been collected.
+//!
+//! The engine follows netfs's design: an issuer ([`issue`]) that builds an
+//! upload stream and a cache stream of subrequests from the dirty folios, a
+//! collector and a retryer ([`collect`]) on the engine's workqueue. Their
+//! logic that does not touch the kernel (spans, tiling, collection
+//! bookkeeping, retry planning) is in [`engine`], tested on the host.
 
 use kernel::{
-    netfs::engine::{Registration, WriteEngine},
+    netfs::{
+        engine::{EngineQueue, Registration, WriteEngine},
+        request::Subrequest,
+    },
     prelude::*,
-    sync::aref::ARef,
-    sync::Arc,
+    sync::{aref::ARef, Arc, ArcBorrow},
     writeback::{AddressSpace, WritebackControl},
-    netfs::request::Subrequest,
 };
 
+mod collect;
+mod engine;
+mod issue;
+mod request;
 mod stats;
+#[cfg(CONFIG_RNETFS_KUNIT_TEST)]
+mod tests;
+
+use request::RequestState;
 
 module! {
     type: RnetfsModule,
@@ -22,32 +38,44 @@ module! {
     authors: ["rnetfs developers"],
     description: "Rust netfs buffered writeback engine",
     license: "GPL",
+    params: {
+        max_inflight: u32 {
+            default: 8,
+            description: "Subrequests per stream in flight or awaiting collection (1-8)",
+        },
+        max_retries: u32 {
+            default: 5,
+            description: "Retries of a subrequest that makes no progress before it fails",
+        },
+    },
 }
 
 /// The engine.
-struct Rnetfs {
-    stats: stats::StatsFile,
+pub(crate) struct Rnetfs {
+    pub(crate) wq: EngineQueue,
+    pub(crate) max_inflight: usize,
+    pub(crate) max_attempts: u32,
+    _stats: stats::StatsFile,
 }
-
-/// Per-request state (filled in by the engine).
-struct RequestState;
 
 impl WriteEngine for Rnetfs {
     const NAME: &'static CStr = c"rnetfs";
     type RequestData = Arc<RequestState>;
 
     fn writepages(reg: &Registration<Self>, mapping: &AddressSpace, wbc: &WritebackControl) -> Result {
-        stats::STATS.writepages.inc();
-        let _ = reg;
-        kernel::netfs::builtin_writepages(mapping, wbc)
+        issue::writepages(reg, mapping, wbc)
     }
 
     fn subreq_terminated(
-        _reg: &Registration<Self>,
-        _data: kernel::sync::ArcBorrow<'_, RequestState>,
-        _sreq: ARef<Subrequest>,
-        _result: isize,
+        reg: &Registration<Self>,
+        data: ArcBorrow<'_, RequestState>,
+        sreq: ARef<Subrequest>,
+        result: isize,
     ) {
+        let state = Arc::from(data);
+        if collect::terminated(&state, sreq, result) {
+            state.wake_collector(reg.engine().wq.queue());
+        }
     }
 }
 
@@ -59,9 +87,20 @@ struct RnetfsModule {
 
 impl kernel::InPlaceModule for RnetfsModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        let max_inflight = module_parameters::max_inflight.value();
+        let max_retries = module_parameters::max_retries.value();
         try_pin_init!(Self {
             reg <- Registration::new(try_init!(Rnetfs {
-                stats: stats::StatsFile::new()?,
+                wq: {
+                    if max_inflight == 0 || max_inflight as usize > request::NS || max_retries > 100 {
+                        pr_err!("rnetfs: max_inflight must be 1-{}, max_retries 0-100\n", request::NS);
+                        return Err(EINVAL);
+                    }
+                    EngineQueue::new(c"rnetfs")?
+                },
+                max_inflight: max_inflight as usize,
+                max_attempts: max_retries,
+                _stats: stats::StatsFile::new()?,
             }? Error)),
         }? Error)
     }

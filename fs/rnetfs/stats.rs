@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Counters, in the spirit of /proc/fs/netfs/stats, shown in debugfs as
-//! /sys/kernel/debug/rnetfs/stats.
+//! Counters comparable to the write lines of /proc/fs/netfs/stats, in
+//! debugfs as /sys/kernel/debug/rnetfs/stats, one `name: value` per line.
 
 use core::fmt;
 use kernel::{
@@ -10,8 +10,8 @@ use kernel::{
     sync::atomic::{Atomic, Relaxed},
 };
 
-/// A monotonic event counter.
-pub(crate) struct Counter(Atomic<u64>);
+/// An event counter (or, with [`Counter::dec`], a gauge).
+pub(crate) struct Counter(Atomic<i64>);
 
 impl Counter {
     const fn new() -> Self {
@@ -20,39 +20,69 @@ impl Counter {
 
     /// Counts one event.
     pub(crate) fn inc(&self) {
-        self.add(1);
+        self.0.fetch_add(1, Relaxed);
     }
 
     /// Counts `n` events.
     pub(crate) fn add(&self, n: u64) {
-        self.0.fetch_add(n, Relaxed);
+        self.0.fetch_add(i64::try_from(n).unwrap_or(i64::MAX), Relaxed);
     }
 
-    fn get(&self) -> u64 {
+    /// Undoes one [`Counter::inc`] of a gauge.
+    pub(crate) fn dec(&self) {
+        self.0.fetch_add(-1, Relaxed);
+    }
+
+    fn get(&self) -> i64 {
         self.0.load(Relaxed)
     }
 }
 
-/// The engine's counters.
-pub(crate) struct Stats {
-    /// Calls of writepages.
-    pub(crate) writepages: Counter,
+macro_rules! stats {
+    ($($name:ident: $doc:literal,)*) => {
+        /// The engine's counters.
+        pub(crate) struct Stats {
+            $(#[doc = $doc] pub(crate) $name: Counter,)*
+        }
+
+        /// The counters; global because netfs calls the engine through
+        /// static callbacks.
+        pub(crate) static STATS: Stats = Stats { $($name: Counter::new(),)* };
+
+        impl fmt::Debug for StatsView {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                $(writeln!(f, "{}: {}", stringify!($name), STATS.$name.get())?;)*
+                Ok(())
+            }
+        }
+    };
 }
 
-/// The counters; global because netfs calls the engine through statics.
-pub(crate) static STATS: Stats = Stats {
-    writepages: Counter::new(),
-};
+stats! {
+    writepages: "Calls of writepages (WP).",
+    wb_lock_skip: "Background writebacks skipped: the inode was being written back.",
+    requests: "Requests created.",
+    live_requests: "Requests not yet completely collected.",
+    folios: "Folios put under writeback for writing.",
+    folios_cleaned: "Folios whose writeback ended.",
+    not_uptodate: "Dirty folios refused: not up to date and not a streaming write.",
+    relocked: "Folios unlocked to wait for queue room, then relocked.",
+    throttled: "Waits of the issuer for the in-flight bound.",
+    upload_prepared: "Upload subrequests prepared (UL).",
+    upload_done: "Upload subrequests terminated (us).",
+    upload_failed: "Upload subrequests that reported an error (uf).",
+    upload_bytes: "Bytes issued to the server.",
+    upload_lost: "Upload failures reported to the mapping.",
+    cache_prepared: "Cache subrequests prepared (WR).",
+    cache_done: "Cache subrequests terminated (ws).",
+    cache_failed: "Cache subrequests that reported an error (wf).",
+    cache_bytes: "Bytes issued to the cache.",
+    retry_rounds: "Retry rounds (wq).",
+    retried: "Subrequests reissued (ws).",
+}
 
 /// What the debugfs file prints.
 struct StatsView;
-
-impl fmt::Debug for StatsView {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = &STATS;
-        writeln!(f, "writepages: {}", s.writepages.get())
-    }
-}
 
 /// The debugfs directory and file, removed on drop.
 pub(crate) struct StatsFile {

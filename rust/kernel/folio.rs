@@ -170,6 +170,23 @@ impl<'a> LockedFolio<'a> {
         }
     }
 
+    /// Unlocks the folio so that the caller can wait (for example for room
+    /// in its queues) without holding a folio lock, then relocks it.
+    ///
+    /// Returns `None` if the folio was truncated meanwhile: it is then no
+    /// longer the caller's to write.
+    pub fn relock_later(self, mapping: &AddressSpace, wait: impl FnOnce()) -> Option<Self> {
+        let folio = self.folio;
+        drop(self);
+        wait();
+        let locked = folio.lock();
+        if folio.belongs_to(mapping) {
+            Some(locked)
+        } else {
+            None
+        }
+    }
+
     /// Redirties a folio that writeback will not handle now, and unlocks it.
     pub fn redirty(self, wbc: &WritebackControl) {
         // SAFETY: The folio is valid and locked by us, `wbc` is valid.

@@ -10,7 +10,7 @@
 //! cancelled on a temporary error ([`WritebackIter::cancel`] redirties every
 //! remaining folio), folios can be filtered ([`WritebackIter::next_filtered`]
 //! redirties the rejected ones and goes on), and a folio that cannot be
-//! handled yet is unlocked and relocked later ([`WritebackIter::relock_later`])
+//! handled yet is unlocked and relocked later ([`LockedFolio::relock_later`])
 //! rather than held locked while the caller waits. Whatever happens, the
 //! iteration is driven to its end: no folio is ever left locked.
 
@@ -193,16 +193,20 @@ impl<'a> WritebackIter<'a> {
     }
 
     /// Returns the next dirty folio, locked and cleared for I/O.
-    pub fn next(&mut self) -> Option<LockedFolio<'_>> {
+    ///
+    /// The folio may outlive the next call: while it is locked it cannot be
+    /// removed from the page cache, whose reference keeps it alive, and once
+    /// under writeback the writeback flag does the same.
+    pub fn next(&mut self) -> Option<LockedFolio<'a>> {
         let folio = self.advance()?;
-        // SAFETY: `writeback_iter()` returns the folio locked, and the caller
-        // must unlock it before calling again, which `LockedFolio` does.
+        // SAFETY: `writeback_iter()` returns the folio locked by this task;
+        // the returned value takes over unlocking it.
         Some(unsafe { LockedFolio::from_locked(folio) })
     }
 
     /// Returns the next dirty folio that `keep` accepts; the rejected ones
     /// are redirtied and unlocked, to be written by a later pass.
-    pub fn next_filtered(&mut self, mut keep: impl FnMut(&Folio) -> bool) -> Option<LockedFolio<'_>> {
+    pub fn next_filtered(&mut self, mut keep: impl FnMut(&Folio) -> bool) -> Option<LockedFolio<'a>> {
         loop {
             let folio = self.advance()?;
             // SAFETY: As in `next`.
@@ -211,27 +215,6 @@ impl<'a> WritebackIter<'a> {
                 return Some(locked);
             }
             locked.redirty(self.wbc);
-        }
-    }
-
-    /// Unlocks `folio` so that the caller can wait (for example for room in
-    /// its queues) without holding a folio lock, then relocks it.
-    ///
-    /// Returns `None` if the folio was truncated meanwhile: it is then no
-    /// longer the caller's to write.
-    pub fn relock_later<'f>(
-        &self,
-        folio: LockedFolio<'f>,
-        wait: impl FnOnce(),
-    ) -> Option<LockedFolio<'f>> {
-        let f = folio.folio();
-        drop(folio);
-        wait();
-        let locked = f.lock();
-        if locked.folio().belongs_to(self.mapping) {
-            Some(locked)
-        } else {
-            None
         }
     }
 

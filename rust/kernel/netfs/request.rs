@@ -315,6 +315,14 @@ unsafe impl AlwaysRefCounted for Subrequest {
     }
 }
 
+// Subrequests are compared by identity: the engine finds its bookkeeping
+// entry for a subrequest that a filesystem gives back.
+impl PartialEq for Subrequest {
+    fn eq(&self, other: &Self) -> bool {
+        core::ptr::eq(self, other)
+    }
+}
+
 /// Why a subrequest could not be issued.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IssueError {

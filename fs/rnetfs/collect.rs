@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The collector and the retryer.
+//!
+//! Completions only record their outcome and queue the collector. The
+//! collector, on the engine's workqueue, advances each stream past what has
+//! completed, ends writeback on every folio all streams are done with (not
+//! at the end of the request), reports failures to the mapping so that
+//! fsync sees them, and hands failed subrequests to the retryer, which
+//! pauses the issuer, waits for the stream to quiesce and reissues the
+//! unwritten rest under the filesystem's current limits.
+
+use crate::engine::state::CollectSink;
+use crate::request::{RequestState, Scratch};
+use crate::stats::STATS;
+use kernel::{
+    folio::WritebackFolio,
+    netfs::{
+        self,
+        request::{Stream, Subrequest},
+        trace::{self, FolioTrace, RreqTrace, SreqTrace},
+    },
+    prelude::*,
+    sync::{aref::ARef, Arc},
+};
+
+/// A filesystem or cache gave a subrequest back with `result` (bytes or
+/// -errno). Any context. Returns whether the collector must run.
+pub(crate) fn terminated(state: &Arc<RequestState>, sreq: ARef<Subrequest>, result: isize) -> bool {
+    sreq.record_termination(result);
+    trace::sreq(&sreq, SreqTrace::Terminated);
+    let stream = sreq.stream_id();
+    if result < 0 {
+        trace::failure(&sreq, result as i32);
+        match stream {
+            Stream::Upload => STATS.upload_failed.inc(),
+            Stream::Cache => STATS.cache_failed.inc(),
+        }
+    } else {
+        match stream {
+            Stream::Upload => STATS.upload_done.inc(),
+            Stream::Cache => STATS.cache_done.inc(),
+        }
+    }
+    let need_retry = sreq.test_need_retry();
+    let wake = state
+        .inner
+        .lock()
+        .ws
+        .terminated(stream.index(), &sreq, result as i64, need_retry);
+    // The filesystem's reference goes here; the stream keeps its own.
+    drop(sreq);
+    state.progress.notify_all();
+    wake
+}
+
+impl CollectSink<ARef<Subrequest>, WritebackFolio> for Scratch {
+    fn release_sreq(&mut self, _stream: usize, s: ARef<Subrequest>) {
+        // Capacity covers both streams' queues; dropping here (under the
+        // spinlock) would also be safe, only slower.
+        let _ = self.sreqs.push_within_capacity(s);
+    }
+
+    fn end_folio(&mut self, f: WritebackFolio) {
+        if let Err(e) = self.folios.push_within_capacity(f) {
+            netfs::folio_written_back(e.0);
+        }
+    }
+
+    fn stream_failed(&mut self, stream: usize, error: i32) {
+        if let Some(slot) = self.failed.get_mut(stream) {
+            slot.get_or_insert(error);
+        }
+    }
+}
+
+/// The collector work item.
+pub(crate) fn collect(state: Arc<RequestState>) {
+    let mut scratch = state.scratch.lock();
+    loop {
+        let res = {
+            let mut g = state.inner.lock();
+            let res = g.ws.collect(&mut *scratch);
+            for (i, f) in scratch.failed.iter().enumerate() {
+                if let (Some(e), Some(slot)) = (f, g.failed.get_mut(i)) {
+                    slot.get_or_insert(*e);
+                }
+            }
+            res
+        };
+        let req = state.inner.lock().req.clone();
+        if let Some(req) = &req {
+            trace::rreq(req, RreqTrace::Collect);
+            // A failed upload is never silently dropped: fsync and close see it.
+            if let Some(e) = scratch.failed[0].take() {
+                req.mapping().set_error(Error::from_errno(e));
+                STATS.upload_lost.inc();
+            }
+            scratch.failed[1] = None;
+        }
+        for f in scratch.folios.drain_all() {
+            trace::folio(f.folio(), FolioTrace::Clear);
+            netfs::folio_written_back(f);
+            STATS.folios_cleaned.inc();
+        }
+        scratch.sreqs.clear();
+        state.progress.notify_all();
+
+        let mut retried = false;
+        for s in 0..2 {
+            if res.need_retry[s] {
+                retry(&state, s);
+                retried = true;
+            }
+        }
+        if res.done {
+            finish(&state);
+            return;
+        }
+        if !retried && !res.progress {
+            return;
+        }
+    }
+}
+
+/// Reissues what failed on stream `s`: pause the issuer, wait for the
+/// stream's in-flight subrequests, then send each unwritten rest again,
+/// split to the filesystem's current limits.
+fn retry(state: &Arc<RequestState>, s: usize) {
+    let Some(req) = state.inner.lock().req.clone() else {
+        return;
+    };
+    trace::rreq(&req, RreqTrace::SetPause);
+    {
+        let mut g = state.inner.lock();
+        g.paused = true;
+        while g.ws.in_flight(s) > 0 {
+            state.progress.wait(&mut g);
+        }
+    }
+    STATS.retry_rounds.inc();
+    loop {
+        let piece = state.inner.lock().ws.retry_next(s);
+        let Some(piece) = piece else { break };
+        let sreq = match Subrequest::alloc(&req, Stream::from_index(s), piece.start) {
+            Ok(x) => x,
+            Err(_) => break,
+        };
+        let lim = sreq.prepare();
+        trace::sreq(&sreq, SreqTrace::Retry);
+        let len = (piece.end - piece.start).min(lim.max_len);
+        let restarted = state
+            .inner
+            .lock()
+            .ws
+            .restart_sreq(s, piece.index, sreq.clone(), len);
+        if restarted.is_err() {
+            continue;
+        }
+        STATS.retried.inc();
+        if sreq.issue(len).is_err() {
+            // The collector is running: it looks again after the retry.
+            terminated(state, sreq, EIO.to_errno() as isize);
+        }
+    }
+    state.inner.lock().paused = false;
+    trace::rreq(&req, RreqTrace::Unpause);
+    state.progress.notify_all();
+}
+
+/// Everything is collected: release the writeback lock and the request.
+fn finish(state: &Arc<RequestState>) {
+    let (req, lock, cache_failed) = {
+        let mut g = state.inner.lock();
+        (g.req.take(), g.wb_lock.take(), g.failed[1].is_some())
+    };
+    if let Some(req) = req {
+        if cache_failed {
+            req.invalidate_cache();
+        }
+        drop(lock);
+        req.complete();
+        trace::rreq(&req, RreqTrace::WriteDone);
+        STATS.live_requests.dec();
+    }
+}

@@ -1,0 +1,342 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The issuer: pumps dirty folios out of `writeback_iter()` and builds the
+//! upload and cache streams from them as it goes.
+//!
+//! Each folio is planned in file positions only ([`plan_folio`]), put under
+//! writeback and queued for the collector, then its spans are fed to the two
+//! streams' tilers, which prepare and issue subrequests while earlier ones
+//! are still in flight. The issuer throttles on the per-stream in-flight
+//! bound and on the folio queue's capacity, never with a folio locked.
+
+use crate::engine::{
+    spans::{plan_folio, FolioInfo, FolioPlan, StreamsAvail},
+    tile::{Limits, StreamSink, Tiler},
+};
+use crate::request::{RequestState, NF};
+use crate::stats::STATS;
+use crate::{collect, Rnetfs};
+use kernel::{
+    folio::LockedFolio,
+    netfs::{
+        self,
+        engine::Registration,
+        request::{Stream, Subrequest, WriteRequest},
+        trace::{self, FolioTrace, SreqTrace, WriteTrace},
+        FolioPrivate, WbLock,
+    },
+    prelude::*,
+    sync::{aref::ARef, Arc},
+    writeback::{AddressSpace, SyncMode, WritebackControl, WritebackIter},
+};
+
+/// The issuing side of one request.
+struct Issuer {
+    state: Arc<RequestState>,
+    req: ARef<WriteRequest>,
+    tilers: [Tiler<ARef<Subrequest>>; 2],
+}
+
+/// The tilers' view of the request: allocates, prepares and issues.
+struct Sink<'a> {
+    state: &'a Arc<RequestState>,
+    req: &'a WriteRequest,
+}
+
+impl Sink<'_> {
+    /// Waits until `stream` may have another subrequest: below the in-flight
+    /// bound, room in its queue, and no retry in progress. No folio is locked
+    /// by the issuer here.
+    fn throttle(&self, stream: usize) {
+        let st = self.state;
+        let mut g = st.inner.lock();
+        loop {
+            let used = crate::request::NS - g.ws.stream_room(stream);
+            if !g.paused && used < st.max_inflight && g.ws.stream_room(stream) > 0 {
+                return;
+            }
+            STATS.throttled.inc();
+            st.progress.wait(&mut g);
+        }
+    }
+}
+
+impl StreamSink<ARef<Subrequest>> for Sink<'_> {
+    fn prepare(&mut self, stream: usize, start: u64) -> (ARef<Subrequest>, Limits) {
+        self.throttle(stream);
+        let sreq = loop {
+            // Writeback subrequests come from a mempool that waits rather than
+            // fail; loop for the theoretical case anyway.
+            match Subrequest::alloc(self.req, Stream::from_index(stream), start) {
+                Ok(s) => break s,
+                Err(_) => kernel::time::delay::fsleep(kernel::time::Delta::from_millis(1)),
+            }
+        };
+        let lim = sreq.prepare();
+        trace::sreq(&sreq, SreqTrace::Prepare);
+        if stream == 0 {
+            STATS.upload_prepared.inc();
+        } else {
+            STATS.cache_prepared.inc();
+        }
+        let mut handle = Some(sreq.clone());
+        while let Some(h) = handle.take() {
+            let mut g = self.state.inner.lock();
+            if let Err(h) = g.ws.add_sreq(stream, h, start) {
+                // Room was checked by `throttle` and only the issuer adds.
+                handle = Some(h);
+                self.state.progress.wait(&mut g);
+            }
+        }
+        (
+            sreq,
+            Limits {
+                max_len: lim.max_len,
+                max_segs: lim.max_segs,
+            },
+        )
+    }
+
+    fn issue(&mut self, stream: usize, sreq: ARef<Subrequest>, start: u64, len: u64, _nr_segs: u32) {
+        let _ = start;
+        self.state.inner.lock().ws.set_sreq_len(stream, &sreq, len);
+        if stream == 0 {
+            STATS.upload_bytes.add(len);
+        } else {
+            STATS.cache_bytes.add(len);
+        }
+        if sreq.issue(len).is_err() {
+            trace::sreq(&sreq, SreqTrace::PrepFailed);
+            // The collector is woken by `end_issue` at the latest.
+            collect::terminated(self.state, sreq, EIO.to_errno() as isize);
+        }
+    }
+}
+
+impl Issuer {
+    /// Writes one folio; returns `Ok(false)` if it was truncated while the
+    /// issuer waited for room.
+    fn write_folio(&mut self, mapping: &AddressSpace, mut folio: LockedFolio<'_>) -> Result {
+        loop {
+            let f = folio.folio();
+            let pos = f.pos() as u64;
+            let size = f.size() as u64;
+            let private = netfs::folio_private(&folio);
+            if private != FolioPrivate::CopyToCache {
+                self.req.begin_writeback();
+            }
+            let dirty = match private {
+                FolioPrivate::Streaming { offset, len } => Some((u64::from(offset), u64::from(len))),
+                _ => None,
+            };
+            let i_size = mapping.i_size().max(0) as u64;
+            let info = FolioInfo {
+                pos,
+                size,
+                dirty,
+                copy_to_cache: private == FolioPrivate::CopyToCache,
+                i_size,
+            };
+            let avail = StreamsAvail {
+                upload: self.req.stream_avail(Stream::Upload),
+                cache: self.req.stream_avail(Stream::Cache),
+            };
+            // A dirty folio that is neither up to date nor a streaming write
+            // would upload bytes nobody wrote or read: refuse, loudly.
+            if dirty.is_none() && private != FolioPrivate::CopyToCache && !f.test_uptodate() {
+                pr_warn!("rnetfs: dirty folio not uptodate at {pos:#x}, not written\n");
+                STATS.not_uptodate.inc();
+                mapping.set_error(EIO);
+                RequestState::end_unwritten(folio.start_writeback());
+                return Ok(());
+            }
+            let plan = plan_folio(&info, avail);
+            let FolioPlan::Write {
+                upload,
+                cache,
+                flush_upload,
+                flush_cache,
+                zero_from,
+                data_end,
+                flush_after,
+                to_eof,
+            } = plan
+            else {
+                trace::folio(f, FolioTrace::CancelStore);
+                RequestState::end_unwritten(folio.start_writeback());
+                return Ok(());
+            };
+            if upload.is_none() && cache.is_none() {
+                trace::folio(f, FolioTrace::CancelStore);
+                RequestState::end_unwritten(folio.start_writeback());
+                return Ok(());
+            }
+            // Throttle on the folio queue with the folio unlocked: the seed's
+            // third writeback_iter() problem.
+            let mut room = self.state.inner.lock().ws.folio_room();
+            if room == 0 {
+                // The folios queued so far may all belong to subrequests still
+                // being built: issue them, or nothing would ever free room.
+                let mut sink = Sink {
+                    state: &self.state,
+                    req: &self.req,
+                };
+                self.tilers[0].flush(&mut sink);
+                self.tilers[1].flush(&mut sink);
+                room = self.state.inner.lock().ws.folio_room();
+            }
+            if room == 0 {
+                STATS.relocked.inc();
+                let st = &self.state;
+                match folio.relock_later(mapping, || {
+                    let mut g = st.inner.lock();
+                    while g.ws.folio_room() == 0 {
+                        st.progress.wait(&mut g);
+                    }
+                }) {
+                    Some(f) => {
+                        folio = f;
+                        continue;
+                    }
+                    None => return Ok(()),
+                }
+            }
+            if let Some(z) = zero_from {
+                folio.zero_segment(z as usize, size as usize);
+            }
+            self.req.raise_i_size(i_size);
+            trace::folio(
+                f,
+                match (upload.is_some(), cache.is_some()) {
+                    (true, true) => FolioTrace::StorePlus,
+                    (true, false) => FolioTrace::Store,
+                    _ => FolioTrace::StoreCopy,
+                },
+            );
+            let wb = folio.start_writeback();
+            {
+                let mut g = self.state.inner.lock();
+                g.ws.set_issued_to(pos);
+                if let Err(wb) = g.ws.push_folio(wb, data_end) {
+                    // Unreachable: room was checked and only we push.
+                    drop(g);
+                    pr_err!("rnetfs: folio queue full\n");
+                    RequestState::end_unwritten(wb);
+                    return Err(EIO);
+                }
+            }
+            STATS.folios.inc();
+            let mut sink = Sink {
+                state: &self.state,
+                req: &self.req,
+            };
+            if flush_upload {
+                self.tilers[0].flush(&mut sink);
+            }
+            if flush_cache {
+                self.tilers[1].flush(&mut sink);
+            }
+            if let Some(s) = upload {
+                self.tilers[0].add(&mut sink, s.pos, s.len, to_eof);
+            }
+            if let Some(s) = cache {
+                self.tilers[1].add(&mut sink, s.pos, s.len, to_eof);
+            }
+            if flush_after {
+                self.tilers[0].flush(&mut sink);
+                self.tilers[1].flush(&mut sink);
+            }
+            self.state.inner.lock().ws.set_issued_to(pos + size);
+            return Ok(());
+        }
+    }
+
+    /// Flushes both streams and lets the collector finish the request.
+    fn end_issue(mut self, wq: &kernel::workqueue::Queue) {
+        let mut sink = Sink {
+            state: &self.state,
+            req: &self.req,
+        };
+        self.tilers[0].flush(&mut sink);
+        self.tilers[1].flush(&mut sink);
+        self.state.inner.lock().ws.all_queued();
+        // The last completion may have raced ahead of `all_queued`.
+        self.state.wake_collector(wq);
+    }
+}
+
+/// `netfs_writepages()` of the engine.
+pub(crate) fn writepages(
+    reg: &Registration<Rnetfs>,
+    mapping: &AddressSpace,
+    wbc: &WritebackControl,
+) -> Result {
+    STATS.writepages.inc();
+    let Some(lock) = WbLock::begin(mapping, wbc.sync_mode() == SyncMode::None) else {
+        STATS.wb_lock_skip.inc();
+        return Ok(());
+    };
+    let mut iter = WritebackIter::new(mapping, wbc);
+    let Some(first) = iter.next() else {
+        drop(lock);
+        return iter.finish();
+    };
+    let eng = reg.engine();
+    let start = first.folio().pos();
+    let state = match RequestState::new(start as u64, eng.max_inflight, eng.max_attempts) {
+        Ok(s) => s,
+        Err(e) => {
+            first.redirty(wbc);
+            iter.cancel(e);
+            drop(lock);
+            return iter.finish();
+        }
+    };
+    let req = match reg.create_request(mapping, start, state.clone()) {
+        Ok(r) => r,
+        Err(e) => {
+            first.redirty(wbc);
+            iter.cancel(e);
+            drop(lock);
+            return iter.finish();
+        }
+    };
+    {
+        let mut g = state.inner.lock();
+        g.req = Some(req.clone());
+        // Collection ends the writeback lock, like netfs: it also covers the
+        // file size and cache state updates made at completion.
+        g.wb_lock = Some(WriteRequest::adopt_wb_lock(&req, lock));
+        if req.stream_avail(Stream::Cache) {
+            g.ws.activate(1);
+        }
+    }
+    STATS.live_requests.inc();
+    STATS.requests.inc();
+    trace::write(&req, WriteTrace::Writeback);
+    let mut issuer = Issuer {
+        state,
+        req,
+        tilers: [Tiler::new(0), Tiler::new(1)],
+    };
+    let mut upload_active = false;
+    let mut next = Some(first);
+    while let Some(folio) = next.take() {
+        if !upload_active && netfs::folio_private(&folio) != FolioPrivate::CopyToCache {
+            issuer.req.begin_writeback();
+            if issuer.req.stream_avail(Stream::Upload) {
+                issuer.state.inner.lock().ws.activate(0);
+            }
+            upload_active = true;
+        }
+        if let Err(e) = issuer.write_folio(mapping, folio) {
+            iter.cancel(e);
+            break;
+        }
+        next = iter.next();
+    }
+    issuer.end_issue(eng.wq.queue());
+    iter.finish()
+}
+
+const _: () = assert!(NF * 4096 >= 511976);

@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The engine's state for one writeback request.
+//!
+//! The issuer (in `writepages`), completions (any context, even interrupts)
+//! and the collector (a work item) share one [`WriteState`] under an
+//! IRQ-safe spinlock. Nothing that may sleep or take long runs under it:
+//! subrequests are prepared and issued, and folios' writeback is ended,
+//! outside it.
+
+use crate::engine::state::WriteState;
+use crate::stats::STATS;
+use kernel::{
+    alloc::KVec,
+    netfs::{
+        folio_written_back,
+        request::{HeldWbLock, Subrequest, WriteRequest},
+    },
+    new_condvar, new_mutex, new_spinlock_irq,
+    prelude::*,
+    sync::{aref::ARef, Arc, CondVar, Mutex, SpinLockIrq},
+    workqueue::{self, impl_has_work, new_work, Work, WorkItem},
+    folio::WritebackFolio,
+};
+
+/// Capacity of each stream's subrequest queue.
+pub(crate) const NS: usize = 8;
+/// Capacity of the queue of folios under writeback per request: at least a
+/// full 9p subrequest (511976 bytes) of 4 KiB folios.
+pub(crate) const NF: usize = 128;
+
+/// The collection state, as the core engine defines it.
+pub(crate) type State = WriteState<ARef<Subrequest>, WritebackFolio, NS, NF>;
+
+/// What the lock protects.
+pub(crate) struct Inner {
+    /// The core state machine.
+    pub(crate) ws: State,
+    /// The netfs request, until collection is complete.
+    pub(crate) req: Option<ARef<WriteRequest>>,
+    /// The inode's writeback lock, held until collection is complete.
+    pub(crate) wb_lock: Option<HeldWbLock>,
+    /// The retryer asks the issuer to stop producing subrequests.
+    pub(crate) paused: bool,
+    /// A stream failed: the first error of each.
+    pub(crate) failed: [Option<i32>; 2],
+}
+
+/// Work the collector takes out of the lock to do outside it.
+pub(crate) struct Scratch {
+    pub(crate) folios: KVec<WritebackFolio>,
+    pub(crate) sreqs: KVec<ARef<Subrequest>>,
+    pub(crate) failed: [Option<i32>; 2],
+}
+
+/// One writeback request's engine state.
+#[pin_data]
+pub(crate) struct RequestState {
+    #[pin]
+    pub(crate) inner: SpinLockIrq<Inner>,
+    /// Woken on every completion and collection, for the issuer's throttle
+    /// and the retryer's wait for quiescence.
+    #[pin]
+    pub(crate) progress: CondVar,
+    #[pin]
+    pub(crate) scratch: Mutex<Scratch>,
+    #[pin]
+    pub(crate) work: Work<RequestState>,
+    /// In-flight bound per stream.
+    pub(crate) max_inflight: usize,
+}
+
+impl_has_work! {
+    impl HasWork<Self> for RequestState { self.work }
+}
+
+impl WorkItem for RequestState {
+    type Pointer = Arc<RequestState>;
+
+    fn run(this: Arc<RequestState>) {
+        crate::collect::collect(this);
+    }
+}
+
+impl RequestState {
+    /// Allocates the state for a request starting at `start`.
+    ///
+    /// Not inlined: the state is built on the stack before it moves to the
+    /// heap, and that frame must not stay on the stack of `writepages`.
+    #[inline(never)]
+    pub(crate) fn new(
+        start: u64,
+        max_inflight: usize,
+        max_attempts: u32,
+    ) -> Result<Arc<Self>> {
+        let folios = KVec::with_capacity(NF, GFP_KERNEL)?;
+        let sreqs = KVec::with_capacity(2 * NS, GFP_KERNEL)?;
+        Arc::pin_init(
+            try_pin_init!(Self {
+                inner <- new_spinlock_irq!(Inner {
+                    ws: WriteState::new(start, max_attempts),
+                    req: None,
+                    wb_lock: None,
+                    paused: false,
+                    failed: [None, None],
+                }),
+                progress <- new_condvar!(),
+                scratch <- new_mutex!(Scratch { folios, sreqs, failed: [None, None] }),
+                work <- new_work!("RequestState::work"),
+                max_inflight: max_inflight.clamp(1, NS),
+            }? Error),
+            GFP_KERNEL,
+        )
+    }
+
+    /// Queues the collector on the engine's workqueue.
+    pub(crate) fn wake_collector(self: &Arc<Self>, wq: &workqueue::Queue) {
+        // Already queued is fine: one run collects everything.
+        let _ = wq.enqueue(self.clone());
+    }
+
+    /// Ends writeback on a folio nobody will write (beyond EOF, no stream).
+    pub(crate) fn end_unwritten(folio: WritebackFolio) {
+        STATS.folios_cleaned.inc();
+        folio_written_back(folio);
+    }
+}

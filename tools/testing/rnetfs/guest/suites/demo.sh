@@ -1,0 +1,30 @@
+# SPDX-License-Identifier: GPL-2.0
+# The main job's guest part: rnetfs takes over writeback, a file is written
+# through 9p with both the counters and the netfs trace events showing it.
+. ./lib.sh
+REF=/var/tmp/ref
+mkdir -p $REF
+mount_export loose
+insmod $KO || fail demo-insmod
+T=/sys/kernel/tracing
+echo 0 >$T/tracing_on
+echo 4096 >$T/buffer_size_kb
+for e in netfs_write netfs_sreq netfs_folio netfs_rreq netfs_failure; do
+	echo 1 >$T/events/netfs/$e/enable
+done
+echo 1 >$T/tracing_on
+python3 ./wtool.py seq $MNT/demo $REF/demo $((16 << 20)) 42 --fsync && pass demo-write || fail demo-write
+echo 0 >$T/tracing_on
+expect_same demo $REF/demo
+no_writeback_left && pass demo-no-writeback-left || fail demo-no-writeback-left
+echo "RNETFS-SECTION rnetfs stats (/sys/kernel/debug/rnetfs/stats)" >/dev/console
+cat $DBG/stats >/dev/console
+echo "RNETFS-SECTION netfs stats (/proc/fs/netfs/stats)" >/dev/console
+cat /proc/fs/netfs/stats >/dev/console
+echo "RNETFS-SECTION trace (first 60 netfs events of the writeback)" >/dev/console
+grep -v '^#' $T/trace | head -60 >/dev/console
+echo "RNETFS-SECTION trace summary" >/dev/console
+grep -v '^#' $T/trace | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^netfs_[a-z]+:$/) print $i }' | sort | uniq -c >/dev/console
+echo "RNETFS-SECTION end" >/dev/console
+rmmod rnetfs
+umount_export
