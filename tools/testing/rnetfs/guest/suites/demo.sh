@@ -21,8 +21,9 @@ echo "RNETFS-SECTION rnetfs stats (/sys/kernel/debug/rnetfs/stats)" >/dev/consol
 cat $DBG/stats >/dev/console
 echo "RNETFS-SECTION netfs stats (/proc/fs/netfs/stats)" >/dev/console
 cat /proc/fs/netfs/stats >/dev/console
-echo "RNETFS-SECTION trace (first 60 netfs events of the writeback)" >/dev/console
-grep -v '^#' $T/trace | head -60 >/dev/console
+echo "RNETFS-SECTION trace (netfs events of the writeback by rnetfs, from its start)" >/dev/console
+# Reads of the scripts themselves (DOWN/UR) are not part of the story.
+grep -v '^#' $T/trace | awk '/netfs_write:/ { on = 1 } on' | grep -v ' DOWN \| UR ' | head -80 >/dev/console
 echo "RNETFS-SECTION trace summary" >/dev/console
 grep -v '^#' $T/trace | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^netfs_[a-z]+:$/) print $i }' | sort | uniq -c >/dev/console
 echo "RNETFS-SECTION end" >/dev/console

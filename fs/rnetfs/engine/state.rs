@@ -1,0 +1,552 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Collection state of one writeback request: the collector's and the
+//! retryer's logic, without locking, allocation or kernel types.
+//!
+//! The glue keeps one [`WriteState`] per request under a spinlock. The
+//! issuer registers subrequests and folios, completions mark subrequests,
+//! and [`WriteState::collect`] retires them in file order and ends the
+//! writeback of every folio that all active streams have got past.
+
+use super::ring::Ring;
+
+/// `EIO`, reported when retries give up without an error of their own.
+const EIO: i32 = 5;
+
+/// Number of streams: 0 uploads to the server, 1 writes to the cache.
+pub(crate) const NR_STREAMS: usize = 2;
+
+/// Where a subrequest stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SreqState {
+    /// Being built or at the filesystem.
+    InFlight,
+    /// All bytes written.
+    Done,
+    /// The rest of the bytes must be sent again.
+    NeedRetry,
+    /// Given up with this negative errno; the rest of the bytes are lost.
+    Failed(i32),
+}
+
+/// One subrequest of one stream.
+pub(crate) struct Sreq<S> {
+    /// The glue's handle; `None` only once released.
+    pub(crate) handle: Option<S>,
+    /// File position of the first byte.
+    pub(crate) start: u64,
+    /// Length in bytes; 0 while the issuer is still building it.
+    pub(crate) len: u64,
+    /// Bytes written so far, over all attempts.
+    pub(crate) transferred: u64,
+    /// Where it stands.
+    pub(crate) state: SreqState,
+    /// Retries since the last attempt that made progress.
+    pub(crate) attempts: u32,
+    /// End of the range the current handle was issued for: `start + len`,
+    /// or less when a retry had to send a shorter piece.
+    pub(crate) piece_end: u64,
+    /// Error of the last attempt that failed with a retryable error.
+    pub(crate) last_error: Option<i32>,
+}
+
+impl<S> Sreq<S> {
+    /// Whether the issuer is done building it.
+    fn issued(&self) -> bool {
+        self.len > 0
+    }
+
+    /// Position just past the last byte.
+    fn end(&self) -> u64 {
+        self.start.saturating_add(self.len)
+    }
+
+    /// Position of the first byte not yet written.
+    fn resume_at(&self) -> u64 {
+        self.start.saturating_add(self.transferred)
+    }
+}
+
+/// What the retryer is to send again for one subrequest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RetryPiece {
+    /// Index of the entry from the front of its stream, for
+    /// [`WriteState::restart_sreq`].
+    pub(crate) index: usize,
+    /// File position of the first byte to send; the piece must be sent
+    /// to this position, not to the subrequest's original start.
+    pub(crate) start: u64,
+    /// Position just past the last byte to send.
+    pub(crate) end: u64,
+    /// Retries since the last attempt that made progress.
+    pub(crate) attempts: u32,
+}
+
+/// What [`WriteState::collect`] did and found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Collected {
+    /// The stream holds subrequests to send again: once
+    /// [`WriteState::in_flight`] is 0 for it, run the retryer.
+    pub(crate) need_retry: [bool; NR_STREAMS],
+    /// The request is finished: everything queued, collected and ended.
+    pub(crate) done: bool,
+    /// Something was released or ended, or a collected position moved:
+    /// waiters for room may proceed.
+    pub(crate) progress: bool,
+}
+
+/// What the collector hands back to the glue.
+pub(crate) trait CollectSink<S, F> {
+    /// The subrequest is finished with: drop the glue's reference.
+    fn release_sreq(&mut self, stream: usize, s: S);
+    /// Every active stream is past the folio's data: end its writeback.
+    fn end_folio(&mut self, f: F);
+    /// The stream lost data (called once per stream, with its first
+    /// error): record it on the mapping so that fsync reports it.
+    fn stream_failed(&mut self, stream: usize, error: i32);
+}
+
+/// Collection state of one stream.
+struct StreamState<S, const NS: usize> {
+    /// Subrequests not yet collected, in ascending file order.
+    sreqs: Ring<Sreq<S>, NS>,
+    /// Everything before this position is collected.
+    collected_to: u64,
+    /// The stream takes part in the request.
+    active: bool,
+    /// First error of a failed subrequest.
+    error: Option<i32>,
+    /// [`CollectSink::stream_failed`] was called.
+    failure_reported: bool,
+}
+
+impl<S, const NS: usize> StreamState<S, NS> {
+    /// Creates an inactive stream collected up to `start`.
+    const fn new(start: u64) -> Self {
+        Self {
+            sreqs: Ring::new(),
+            collected_to: start,
+            active: false,
+            error: None,
+            failure_reported: false,
+        }
+    }
+
+    /// Moves the collected position forward, never back.
+    fn advance(&mut self, to: u64) -> bool {
+        if to > self.collected_to {
+            self.collected_to = to;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Collection state of one writeback request with up to `NS` uncollected
+/// subrequests per stream and `NF` folios under writeback.
+pub(crate) struct WriteState<S, F, const NS: usize, const NF: usize> {
+    /// Streams 0 (upload) and 1 (cache).
+    streams: [StreamState<S, NS>; NR_STREAMS],
+    /// Folios under writeback with their data end, in ascending order.
+    folios: Ring<(F, u64), NF>,
+    /// The issuer will add no subrequest before this position.
+    issued_to: u64,
+    /// The issuer is done.
+    all_queued: bool,
+    /// Every active stream is collected up to here.
+    collected_to: u64,
+    /// Retries without progress after which a subrequest fails.
+    max_attempts: u32,
+}
+
+impl<S, F, const NS: usize, const NF: usize> WriteState<S, F, NS, NF> {
+    /// Creates the state of a request starting at file position `start`.
+    pub(crate) const fn new(start: u64, max_attempts: u32) -> Self {
+        Self {
+            streams: [StreamState::new(start), StreamState::new(start)],
+            folios: Ring::new(),
+            issued_to: start,
+            all_queued: false,
+            collected_to: start,
+            max_attempts,
+        }
+    }
+
+    /// Makes `stream` take part; an inactive stream is ignored by
+    /// collection and refuses subrequests.
+    pub(crate) fn activate(&mut self, stream: usize) {
+        if let Some(st) = self.streams.get_mut(stream) {
+            st.active = true;
+        }
+    }
+
+    /// Whether `stream` takes part.
+    pub(crate) fn is_active(&self, stream: usize) -> bool {
+        self.streams.get(stream).is_some_and(|st| st.active)
+    }
+
+    /// Publishes that the issuer will add no subrequest before `pos`.
+    ///
+    /// An empty active stream counts as collected up to here, so the
+    /// issuer must publish a folio's start before adding its spans and its
+    /// end only after.
+    pub(crate) fn set_issued_to(&mut self, pos: u64) {
+        if pos > self.issued_to {
+            self.issued_to = pos;
+        }
+    }
+
+    /// The position last published by [`Self::set_issued_to`].
+    pub(crate) fn issued_to(&self) -> u64 {
+        self.issued_to
+    }
+
+    /// Position up to which every active stream is collected.
+    pub(crate) fn collected_to(&self) -> u64 {
+        self.collected_to
+    }
+
+    /// Position up to which `stream` is collected.
+    pub(crate) fn stream_collected_to(&self, stream: usize) -> u64 {
+        self.streams.get(stream).map_or(0, |st| st.collected_to)
+    }
+
+    /// First error of a failed subrequest of `stream`.
+    pub(crate) fn stream_error(&self, stream: usize) -> Option<i32> {
+        self.streams.get(stream).and_then(|st| st.error)
+    }
+
+    /// Free subrequest entries of `stream` (0 if inactive).
+    pub(crate) fn stream_room(&self, stream: usize) -> usize {
+        match self.streams.get(stream) {
+            Some(st) if st.active => st.sreqs.room(),
+            _ => 0,
+        }
+    }
+
+    /// Subrequest entries of `stream` not yet collected.
+    pub(crate) fn uncollected(&self, stream: usize) -> usize {
+        self.streams.get(stream).map_or(0, |st| st.sreqs.len())
+    }
+
+    /// Free folio entries.
+    pub(crate) fn folio_room(&self) -> usize {
+        self.folios.room()
+    }
+
+    /// Registers a subrequest being built from `start` on `stream`.
+    ///
+    /// Hands `handle` back if the stream is inactive or full, or if
+    /// `start` lies before the stream's collected position or before an
+    /// earlier entry: its data might already have been reported written.
+    pub(crate) fn add_sreq(&mut self, stream: usize, handle: S, start: u64) -> Result<(), S> {
+        let Some(st) = self.streams.get_mut(stream) else {
+            return Err(handle);
+        };
+        if !st.active || start < st.collected_to {
+            return Err(handle);
+        }
+        let after_last = match st.sreqs.len().checked_sub(1).and_then(|i| st.sreqs.get(i)) {
+            Some(last) => start >= last.start && (!last.issued() || start >= last.end()),
+            None => true,
+        };
+        if !after_last {
+            return Err(handle);
+        }
+        // The handle goes in only once the push succeeded, so that a full
+        // ring can hand it back.
+        if st
+            .sreqs
+            .push_back(Sreq {
+                handle: None,
+                start,
+                len: 0,
+                transferred: 0,
+                state: SreqState::InFlight,
+                attempts: 0,
+                piece_end: start,
+                last_error: None,
+            })
+            .is_err()
+        {
+            return Err(handle);
+        }
+        match st.sreqs.back_mut() {
+            Some(e) => {
+                e.handle = Some(handle);
+                Ok(())
+            }
+            None => Err(handle),
+        }
+    }
+
+    /// Sets the length of the subrequest `handle` being built; call it
+    /// before handing the subrequest to the filesystem.
+    ///
+    /// A length of 0 completes the subrequest at once since there is
+    /// nothing to send. Returns false if no such subrequest is being built.
+    pub(crate) fn set_sreq_len(&mut self, stream: usize, handle: &S, len: u64) -> bool
+    where
+        S: PartialEq,
+    {
+        let Some(st) = self.streams.get_mut(stream) else {
+            return false;
+        };
+        let Some(e) = st.sreqs.iter_mut().find(|e| {
+            !e.issued() && e.state == SreqState::InFlight && e.handle.as_ref() == Some(handle)
+        }) else {
+            return false;
+        };
+        // Positions beyond u64::MAX cannot be addressed.
+        e.len = len.min(u64::MAX.saturating_sub(e.start));
+        e.piece_end = e.end();
+        if e.len == 0 {
+            e.state = SreqState::Done;
+        }
+        true
+    }
+
+    /// Registers a folio under writeback whose data ends at `data_end`.
+    pub(crate) fn push_folio(&mut self, f: F, data_end: u64) -> Result<(), F> {
+        self.folios.push_back((f, data_end)).map_err(|(f, _)| f)
+    }
+
+    /// Records the completion of subrequest `handle` of `stream`.
+    ///
+    /// `result` is the byte count written or a negative errno;
+    /// `fs_need_retry` says the filesystem asked for a retry. Returns true
+    /// if the collector (or the retryer) should be woken.
+    pub(crate) fn terminated(
+        &mut self,
+        stream: usize,
+        handle: &S,
+        result: i64,
+        fs_need_retry: bool,
+    ) -> bool
+    where
+        S: PartialEq,
+    {
+        let Some(st) = self.streams.get_mut(stream) else {
+            return false;
+        };
+        let Some((index, e)) = st.sreqs.iter_mut().enumerate().find(|(_, e)| {
+            e.issued() && e.state == SreqState::InFlight && e.handle.as_ref() == Some(handle)
+        }) else {
+            // Unknown or already terminated: a second completion must not
+            // count twice.
+            return false;
+        };
+        if result >= 0 {
+            // A filesystem claiming more than was asked must not push the
+            // collected position past what was sent.
+            let asked = e.piece_end.saturating_sub(e.resume_at());
+            let n = u64::try_from(result).unwrap_or(0).min(asked);
+            e.transferred = e.transferred.saturating_add(n).min(e.len);
+            if n > 0 {
+                e.attempts = 0;
+            }
+            e.state = if e.transferred >= e.len {
+                SreqState::Done
+            } else {
+                // A short write, or a shorter retry piece finished: either
+                // way the rest is sent again.
+                SreqState::NeedRetry
+            };
+        } else {
+            let err = i32::try_from(result).unwrap_or(-EIO);
+            if fs_need_retry {
+                e.last_error = Some(err);
+                e.state = SreqState::NeedRetry;
+            } else {
+                e.state = SreqState::Failed(err);
+            }
+        }
+        let settled_done = e.state == SreqState::Done;
+        index == 0 || !settled_done || self.in_flight(stream) == 0
+    }
+
+    /// Tells that the issuer is done: no more subrequests or folios.
+    pub(crate) fn all_queued(&mut self) {
+        self.all_queued = true;
+    }
+
+    /// Whether the request is finished.
+    pub(crate) fn is_done(&self) -> bool {
+        self.all_queued
+            && self.folios.is_empty()
+            && self
+                .streams
+                .iter()
+                .all(|st| !st.active || st.sreqs.is_empty())
+    }
+
+    /// Retires finished subrequests in file order and ends the writeback
+    /// of every folio all active streams have got past.
+    pub(crate) fn collect(&mut self, sink: &mut impl CollectSink<S, F>) -> Collected {
+        let mut out = Collected::default();
+        let issued_to = self.issued_to;
+        for (i, st) in self.streams.iter_mut().enumerate() {
+            if !st.active {
+                continue;
+            }
+            loop {
+                let Some(front) = st.sreqs.front_mut() else {
+                    // Nothing in flight and nothing will start before
+                    // issued_to, so the stream is past it.
+                    out.progress |= st.advance(issued_to);
+                    break;
+                };
+                match front.state {
+                    SreqState::InFlight => break,
+                    SreqState::NeedRetry => {
+                        let to = front.resume_at();
+                        out.progress |= st.advance(to);
+                        break;
+                    }
+                    SreqState::Done => {
+                        let to = front.end();
+                        let handle = front.handle.take();
+                        st.advance(to);
+                        st.sreqs.pop_front();
+                        if let Some(h) = handle {
+                            sink.release_sreq(i, h);
+                        }
+                        out.progress = true;
+                    }
+                    SreqState::Failed(err) => {
+                        let to = front.end();
+                        let handle = front.handle.take();
+                        // The rest of the bytes are lost: say so before
+                        // any folio over them ends, never silently.
+                        if st.error.is_none() {
+                            st.error = Some(err);
+                        }
+                        if !st.failure_reported {
+                            st.failure_reported = true;
+                            sink.stream_failed(i, st.error.unwrap_or(err));
+                        }
+                        st.advance(to);
+                        st.sreqs.pop_front();
+                        if let Some(h) = handle {
+                            sink.release_sreq(i, h);
+                        }
+                        out.progress = true;
+                    }
+                }
+            }
+            if let Some(flag) = out.need_retry.get_mut(i) {
+                *flag = st.sreqs.iter().any(|e| e.state == SreqState::NeedRetry);
+            }
+        }
+        let to = self
+            .streams
+            .iter()
+            .filter(|st| st.active)
+            .map(|st| st.collected_to)
+            .min()
+            .unwrap_or(issued_to);
+        if to > self.collected_to {
+            self.collected_to = to;
+            out.progress = true;
+        }
+        while self
+            .folios
+            .front()
+            .is_some_and(|(_, end)| *end <= self.collected_to)
+        {
+            if let Some((f, _)) = self.folios.pop_front() {
+                sink.end_folio(f);
+                out.progress = true;
+            }
+        }
+        out.done = self.is_done();
+        out
+    }
+
+    /// Issued subrequests of `stream` still at the filesystem; the retryer
+    /// waits for 0 so that it can renegotiate sizes. Subrequests the
+    /// issuer is still building do not count: waiting for them could
+    /// deadlock against an issuer waiting for room.
+    pub(crate) fn in_flight(&self, stream: usize) -> usize {
+        self.streams.get(stream).map_or(0, |st| {
+            st.sreqs
+                .iter()
+                .filter(|e| e.issued() && e.state == SreqState::InFlight)
+                .count()
+        })
+    }
+
+    /// The first subrequest of `stream` to send again.
+    ///
+    /// A subrequest that has had `max_attempts` retries without progress
+    /// fails instead (with its last error, or `-EIO`) and is skipped; run
+    /// [`Self::collect`] after the retry pass to retire it.
+    pub(crate) fn retry_next(&mut self, stream: usize) -> Option<RetryPiece> {
+        let max_attempts = self.max_attempts;
+        let st = self.streams.get_mut(stream)?;
+        for (index, e) in st.sreqs.iter_mut().enumerate() {
+            if e.state != SreqState::NeedRetry {
+                continue;
+            }
+            if e.attempts >= max_attempts {
+                // Retrying forever on a server that keeps writing nothing
+                // would hang writeback.
+                e.state = SreqState::Failed(e.last_error.unwrap_or(-EIO));
+                continue;
+            }
+            return Some(RetryPiece {
+                index,
+                start: e.resume_at(),
+                end: e.end(),
+                attempts: e.attempts,
+            });
+        }
+        None
+    }
+
+    /// Sends entry `index` of `stream` again under `new_handle`, for the
+    /// first `piece_len` bytes of what is left (0 or more than is left
+    /// means all of it).
+    ///
+    /// The entry stays one entry: when a shorter piece completes, the
+    /// entry needs a retry again for the rest. Returns the old handle for
+    /// release, or hands `new_handle` back if the entry does not need a
+    /// retry.
+    pub(crate) fn restart_sreq(
+        &mut self,
+        stream: usize,
+        index: usize,
+        new_handle: S,
+        piece_len: u64,
+    ) -> Result<Option<S>, S> {
+        let Some(e) = self
+            .streams
+            .get_mut(stream)
+            .and_then(|st| st.sreqs.get_mut(index))
+        else {
+            return Err(new_handle);
+        };
+        if e.state != SreqState::NeedRetry {
+            return Err(new_handle);
+        }
+        let left = e.len.saturating_sub(e.transferred);
+        let piece = if piece_len == 0 || piece_len > left {
+            left
+        } else {
+            piece_len
+        };
+        e.piece_end = e.resume_at().saturating_add(piece);
+        e.state = SreqState::InFlight;
+        e.attempts = e.attempts.saturating_add(1);
+        Ok(e.handle.replace(new_handle))
+    }
+
+    /// The uncollected subrequests of `stream`, front first.
+    pub(crate) fn sreqs(&self, stream: usize) -> impl Iterator<Item = &Sreq<S>> {
+        self.streams
+            .get(stream)
+            .into_iter()
+            .flat_map(|st| st.sreqs.iter())
+    }
+}
