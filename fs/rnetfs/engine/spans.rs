@@ -94,7 +94,7 @@ pub(crate) fn plan_folio(f: &FolioInfo, avail: StreamsAvail) -> FolioPlan {
     };
     // Only a full folio may be zeroed: a streaming folio is not uptodate,
     // its bytes outside the dirty range are not ours to touch.
-    let zero_from = (f.size > eof_off).then_some(eof_off);
+    let zero_from = (!streaming && f.size > eof_off).then_some(eof_off);
     if fend <= foff {
         // An empty dirty range: nothing to send.
         return FolioPlan::Write {
