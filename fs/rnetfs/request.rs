@@ -25,12 +25,39 @@ use kernel::{
 
 /// Capacity of each stream's subrequest queue.
 pub(crate) const NS: usize = 8;
-/// Capacity of the queue of folios under writeback per request: at least a
-/// full 9p subrequest (511976 bytes) of 4 KiB folios.
-pub(crate) const NF: usize = 128;
+/// Capacity of the queue of folios under writeback per request: room for
+/// [`NS`] full 9p subrequests (511976 bytes) of 4 KiB folios, so that the
+/// in-flight window, not the folio queue, bounds a sequential flush.
+pub(crate) const NF: usize = 1024;
+
+/// Heap slots for the folio queue: [`NF`] entries must not be built on the
+/// stack of `writepages`.
+pub(crate) struct FolioSlots(KVec<Option<(WritebackFolio, u64)>>);
+
+impl FolioSlots {
+    fn new() -> Result<Self> {
+        let mut v = KVec::with_capacity(NF, GFP_KERNEL)?;
+        for _ in 0..NF {
+            v.push(None, GFP_KERNEL)?;
+        }
+        Ok(Self(v))
+    }
+}
+
+impl AsRef<[Option<(WritebackFolio, u64)>]> for FolioSlots {
+    fn as_ref(&self) -> &[Option<(WritebackFolio, u64)>] {
+        &self.0
+    }
+}
+
+impl AsMut<[Option<(WritebackFolio, u64)>]> for FolioSlots {
+    fn as_mut(&mut self) -> &mut [Option<(WritebackFolio, u64)>] {
+        &mut self.0
+    }
+}
 
 /// The collection state, as the core engine defines it.
-pub(crate) type State = WriteState<ARef<Subrequest>, WritebackFolio, NS, NF>;
+pub(crate) type State = WriteState<ARef<Subrequest>, WritebackFolio, NS, FolioSlots>;
 
 /// What the lock protects.
 pub(crate) struct Inner {
@@ -93,12 +120,13 @@ impl RequestState {
         max_inflight: usize,
         max_attempts: u32,
     ) -> Result<Arc<Self>> {
+        let slots = FolioSlots::new()?;
         let folios = KVec::with_capacity(NF, GFP_KERNEL)?;
         let sreqs = KVec::with_capacity(2 * NS, GFP_KERNEL)?;
         Arc::pin_init(
             try_pin_init!(Self {
                 inner <- new_spinlock_irq!(Inner {
-                    ws: WriteState::new(start, max_attempts),
+                    ws: WriteState::with_folio_slots(start, max_attempts, slots),
                     req: None,
                     wb_lock: None,
                     paused: false,

@@ -140,7 +140,7 @@ mod tests {
 
     #[test]
     fn folio_ends_only_after_both_streams_pass_it() {
-        let mut ws: WriteState<u32, u32, 4, 4> = WriteState::new(0, 3);
+        let mut ws: WriteState<u32, u32, 4, [Option<(u32, u64)>; 4]> = WriteState::new(0, 3);
         ws.activate(0);
         ws.activate(1);
         ws.set_issued_to(0);
@@ -166,7 +166,7 @@ mod tests {
 
     #[test]
     fn permanent_failure_is_reported() {
-        let mut ws: WriteState<u32, u32, 4, 4> = WriteState::new(0, 3);
+        let mut ws: WriteState<u32, u32, 4, [Option<(u32, u64)>; 4]> = WriteState::new(0, 3);
         ws.activate(0);
         assert!(ws.push_folio(7, 4096).is_ok());
         assert!(ws.add_sreq(0, 1, 0).is_ok());

@@ -3,20 +3,33 @@
 //! A fixed-capacity FIFO.
 //!
 //! The engine runs under a spinlock and may not allocate there, so every
-//! queue it keeps has its capacity fixed at compile time.
+//! queue it keeps has its capacity fixed when it is created: inline for
+//! small queues, or in slots the caller allocated beforehand for large
+//! ones (which must not be built on the stack).
 
-/// A FIFO of at most `N` elements, stored inline.
-pub(crate) struct Ring<T, const N: usize> {
+/// Storage for a [`RingBuf`]: a slice of slots, all `None` when handed over.
+pub(crate) trait Slots<T>: AsRef<[Option<T>]> + AsMut<[Option<T>]> {}
+
+impl<T, B: AsRef<[Option<T>]> + AsMut<[Option<T>]>> Slots<T> for B {}
+
+/// A FIFO over caller-provided slots.
+pub(crate) struct RingBuf<T, B: Slots<T>> {
     /// Occupied slots are exactly the `len` slots starting at `head`
     /// (wrapping); all others are `None`, which lets iteration skip them.
-    slots: [Option<T>; N],
-    /// Slot of the front element; always `< N` when `N > 0`.
+    slots: B,
+    /// Slot of the front element; always `< N` when `N > 0`, where `N` is
+    /// the number of slots.
     head: usize,
     /// Number of elements.
     len: usize,
+    /// Only to tie `T` to the type.
+    _t: core::marker::PhantomData<T>,
 }
 
-impl<T, const N: usize> Ring<T, N> {
+/// A FIFO of at most `N` elements, stored inline.
+pub(crate) type Ring<T, const N: usize> = RingBuf<T, [Option<T>; N]>;
+
+impl<T, const N: usize> RingBuf<T, [Option<T>; N]> {
     /// A path to `None` lets `[Self::EMPTY; N]` build the array for
     /// non-`Copy` `T` in a `const fn`.
     const EMPTY: Option<T> = None;
@@ -27,7 +40,30 @@ impl<T, const N: usize> Ring<T, N> {
             slots: [Self::EMPTY; N],
             head: 0,
             len: 0,
+            _t: core::marker::PhantomData,
         }
+    }
+}
+
+impl<T, B: Slots<T>> RingBuf<T, B> {
+    /// Creates an empty ring over `slots`, one element per slot.
+    ///
+    /// Slots that are not `None` are dropped: the ring starts empty.
+    pub(crate) fn with_slots(mut slots: B) -> Self {
+        for s in slots.as_mut() {
+            *s = None;
+        }
+        Self {
+            slots,
+            head: 0,
+            len: 0,
+            _t: core::marker::PhantomData,
+        }
+    }
+
+    /// Number of slots.
+    pub(crate) fn capacity(&self) -> usize {
+        self.slots.as_ref().len()
     }
 
     /// Number of elements.
@@ -42,20 +78,20 @@ impl<T, const N: usize> Ring<T, N> {
 
     /// Whether the ring has no free slot.
     pub(crate) fn is_full(&self) -> bool {
-        self.len >= N
+        self.len >= self.capacity()
     }
 
     /// Number of free slots.
     pub(crate) fn room(&self) -> usize {
-        N.saturating_sub(self.len)
+        self.capacity().saturating_sub(self.len)
     }
 
     /// Slot index of the `i`-th element from the front, wrapping; `None`
-    /// only when `N == 0`.
+    /// only when there are no slots.
     fn slot(&self, i: usize) -> Option<usize> {
         // head < N and i <= len <= N, so the sum cannot overflow in
         // practice; checked arithmetic keeps that true for absurd N too.
-        self.head.checked_add(i)?.checked_rem(N)
+        self.head.checked_add(i)?.checked_rem(self.capacity())
     }
 
     /// Appends `v` at the back, or hands it back when the ring is full.
@@ -63,7 +99,10 @@ impl<T, const N: usize> Ring<T, N> {
         if self.is_full() {
             return Err(v);
         }
-        let Some(slot) = self.slot(self.len).and_then(|s| self.slots.get_mut(s)) else {
+        let Some(slot) = self
+            .slot(self.len)
+            .and_then(|s| self.slots.as_mut().get_mut(s))
+        else {
             return Err(v);
         };
         *slot = Some(v);
@@ -76,7 +115,7 @@ impl<T, const N: usize> Ring<T, N> {
         if self.len == 0 {
             return None;
         }
-        let v = self.slots.get_mut(self.head)?.take();
+        let v = self.slots.as_mut().get_mut(self.head)?.take();
         self.head = self.slot(1).unwrap_or(0);
         self.len = self.len.saturating_sub(1);
         v
@@ -102,7 +141,7 @@ impl<T, const N: usize> Ring<T, N> {
         if i >= self.len {
             return None;
         }
-        self.slots.get(self.slot(i)?)?.as_ref()
+        self.slots.as_ref().get(self.slot(i)?)?.as_ref()
     }
 
     /// The `i`-th element from the front, mutably.
@@ -111,14 +150,15 @@ impl<T, const N: usize> Ring<T, N> {
             return None;
         }
         let s = self.slot(i)?;
-        self.slots.get_mut(s)?.as_mut()
+        self.slots.as_mut().get_mut(s)?.as_mut()
     }
 
     /// Iterates from front to back.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &T> {
         // The live elements run from head to the array end, then wrap to
         // the start; free slots are None and drop out in filter_map.
-        let (wrapped, from_head) = self.slots.split_at(self.head.min(N));
+        let head = self.head.min(self.capacity());
+        let (wrapped, from_head) = self.slots.as_ref().split_at(head);
         from_head
             .iter()
             .chain(wrapped.iter())
@@ -127,7 +167,8 @@ impl<T, const N: usize> Ring<T, N> {
 
     /// Iterates mutably from front to back.
     pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
-        let (wrapped, from_head) = self.slots.split_at_mut(self.head.min(N));
+        let head = self.head.min(self.capacity());
+        let (wrapped, from_head) = self.slots.as_mut().split_at_mut(head);
         from_head
             .iter_mut()
             .chain(wrapped.iter_mut())
@@ -135,7 +176,7 @@ impl<T, const N: usize> Ring<T, N> {
     }
 }
 
-impl<T, const N: usize> Default for Ring<T, N> {
+impl<T, const N: usize> Default for RingBuf<T, [Option<T>; N]> {
     fn default() -> Self {
         Self::new()
     }

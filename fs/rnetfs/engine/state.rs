@@ -8,7 +8,7 @@
 //! and [`WriteState::collect`] retires them in file order and ends the
 //! writeback of every folio that all active streams have got past.
 
-use super::ring::Ring;
+use super::ring::{Ring, RingBuf, Slots};
 
 /// `EIO`, reported when retries give up without an error of their own.
 const EIO: i32 = 5;
@@ -143,13 +143,20 @@ impl<S, const NS: usize> StreamState<S, NS> {
     }
 }
 
+/// Slots for the folios under writeback of one request, with their data
+/// end: `[Option<(F, u64)>; N]` inline, or allocated by the caller.
+pub(crate) trait FolioSlots<F>: Slots<(F, u64)> {}
+
+impl<F, B: Slots<(F, u64)>> FolioSlots<F> for B {}
+
 /// Collection state of one writeback request with up to `NS` uncollected
-/// subrequests per stream and `NF` folios under writeback.
-pub(crate) struct WriteState<S, F, const NS: usize, const NF: usize> {
+/// subrequests per stream and as many folios under writeback as `FB` has
+/// slots.
+pub(crate) struct WriteState<S, F, const NS: usize, FB: FolioSlots<F>> {
     /// Streams 0 (upload) and 1 (cache).
     streams: [StreamState<S, NS>; NR_STREAMS],
     /// Folios under writeback with their data end, in ascending order.
-    folios: Ring<(F, u64), NF>,
+    folios: RingBuf<(F, u64), FB>,
     /// The issuer will add no subrequest before this position.
     issued_to: u64,
     /// The issuer is done.
@@ -160,12 +167,28 @@ pub(crate) struct WriteState<S, F, const NS: usize, const NF: usize> {
     max_attempts: u32,
 }
 
-impl<S, F, const NS: usize, const NF: usize> WriteState<S, F, NS, NF> {
-    /// Creates the state of a request starting at file position `start`.
+impl<S, F, const NS: usize, const NF: usize> WriteState<S, F, NS, [Option<(F, u64)>; NF]> {
+    /// Creates the state of a request starting at file position `start`,
+    /// with room for `NF` folios inline.
     pub(crate) const fn new(start: u64, max_attempts: u32) -> Self {
         Self {
             streams: [StreamState::new(start), StreamState::new(start)],
-            folios: Ring::new(),
+            folios: RingBuf::new(),
+            issued_to: start,
+            all_queued: false,
+            collected_to: start,
+            max_attempts,
+        }
+    }
+}
+
+impl<S, F, const NS: usize, FB: FolioSlots<F>> WriteState<S, F, NS, FB> {
+    /// Creates the state of a request starting at file position `start`,
+    /// with one folio per slot of `slots`.
+    pub(crate) fn with_folio_slots(start: u64, max_attempts: u32, slots: FB) -> Self {
+        Self {
+            streams: [StreamState::new(start), StreamState::new(start)],
+            folios: RingBuf::with_slots(slots),
             issued_to: start,
             all_queued: false,
             collected_to: start,
@@ -182,6 +205,7 @@ impl<S, F, const NS: usize, const NF: usize> WriteState<S, F, NS, NF> {
     }
 
     /// Whether `stream` takes part.
+    #[cfg_attr(not(test), expect(dead_code, reason = "the host tests inspect it"))]
     pub(crate) fn is_active(&self, stream: usize) -> bool {
         self.streams.get(stream).is_some_and(|st| st.active)
     }
@@ -198,21 +222,25 @@ impl<S, F, const NS: usize, const NF: usize> WriteState<S, F, NS, NF> {
     }
 
     /// The position last published by [`Self::set_issued_to`].
+    #[cfg_attr(not(test), expect(dead_code, reason = "the host tests inspect it"))]
     pub(crate) fn issued_to(&self) -> u64 {
         self.issued_to
     }
 
     /// Position up to which every active stream is collected.
+    #[cfg_attr(not(test), expect(dead_code, reason = "the host tests inspect it"))]
     pub(crate) fn collected_to(&self) -> u64 {
         self.collected_to
     }
 
     /// Position up to which `stream` is collected.
+    #[cfg_attr(not(test), expect(dead_code, reason = "the host tests inspect it"))]
     pub(crate) fn stream_collected_to(&self, stream: usize) -> u64 {
         self.streams.get(stream).map_or(0, |st| st.collected_to)
     }
 
     /// First error of a failed subrequest of `stream`.
+    #[cfg_attr(not(test), expect(dead_code, reason = "the host tests inspect it"))]
     pub(crate) fn stream_error(&self, stream: usize) -> Option<i32> {
         self.streams.get(stream).and_then(|st| st.error)
     }
@@ -226,6 +254,7 @@ impl<S, F, const NS: usize, const NF: usize> WriteState<S, F, NS, NF> {
     }
 
     /// Subrequest entries of `stream` not yet collected.
+    #[cfg_attr(not(test), expect(dead_code, reason = "the host tests inspect it"))]
     pub(crate) fn uncollected(&self, stream: usize) -> usize {
         self.streams.get(stream).map_or(0, |st| st.sreqs.len())
     }
@@ -543,6 +572,7 @@ impl<S, F, const NS: usize, const NF: usize> WriteState<S, F, NS, NF> {
     }
 
     /// The uncollected subrequests of `stream`, front first.
+    #[cfg_attr(not(test), expect(dead_code, reason = "the host tests inspect it"))]
     pub(crate) fn sreqs(&self, stream: usize) -> impl Iterator<Item = &Sreq<S>> {
         self.streams
             .get(stream)

@@ -12,6 +12,19 @@ import os
 import re
 import sys
 
+
+
+def manifest(d):
+    """Same as the guest's "wtool.py manifest": name, size, sha256."""
+    h = hashlib.sha256()
+    for name in sorted(os.listdir(d)):
+        with open(os.path.join(d, name), "rb") as f:
+            data = f.read()
+        h.update(b"%s %d %s\n" % (name.encode(), len(data),
+                                   hashlib.sha256(data).hexdigest().encode()))
+    return h.hexdigest()
+
+
 log, export = sys.argv[1], sys.argv[2]
 results = []
 text = open(log, "rb").read().decode("utf-8", "replace")
@@ -26,6 +39,17 @@ for line in text.splitlines():
         skip = "# SKIP" in m.group(3)
         if not skip:
             results.append(("PASS" if m.group(1) == "ok" else "FAIL", name, ""))
+        continue
+    m = re.search(r"RNETFS-CHECKDIR (\S+) ([0-9a-f]{64})", line)
+    if m:
+        rel, want = m.group(1), m.group(2)
+        name = "host-bytes:" + rel + "/"
+        try:
+            got = manifest(os.path.join(export, rel))
+            results.append(("PASS", name, "") if got == want
+                           else ("FAIL", name, "directory content differs"))
+        except OSError as e:
+            results.append(("FAIL", name, str(e)))
         continue
     m = re.search(r"RNETFS-CHECK (\S+) ([0-9a-f]{64}) (\d+)", line)
     if m:

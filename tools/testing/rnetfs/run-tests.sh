@@ -4,13 +4,16 @@
 # The rnetfs test suite, from a fresh machine: install, build, host tests,
 # then the guest suites under QEMU. Ends with "N passed, N failed".
 #
-#   run-tests.sh [suite ...]     default: host kunit basic
+#   run-tests.sh [suite ...]     default: host kunit basic engine fscache
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-SUITES=${*:-host kunit basic}
+SUITES=${*:-host kunit basic engine fscache}
 OUT=${RNETFS_OUT:-$CACHE/runs/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
+# Runs hold the export's files (a guest-RAM-sized one among them): keep the
+# last three.
+find "$CACHE/runs" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | sort | head -n -3 | xargs -r rm -rf
 PASS=0 FAIL=0
 record() { # status name [why]
 	echo "$1 $2 ${3:-}"

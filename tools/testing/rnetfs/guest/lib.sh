@@ -5,6 +5,9 @@ RUN=/mnt/run
 MNT=/mnt/9p
 KO=$RUN/rnetfs.ko
 DBG=/sys/kernel/debug/rnetfs
+REF=/var/tmp/ref
+SMALL=/mnt/small
+mkdir -p $REF
 
 say() { echo "RNETFS: $*" >/dev/console; }
 pass() { echo "RNETFS-RESULT PASS $1" >/dev/console; }
@@ -57,6 +60,41 @@ no_writeback_left() {
 # Every folio of FILE must be unlocked: reading it all back must not block.
 readable() {
 	timeout 60 cat "$1" >/dev/null || { say "$1: read back failed or blocked"; return 1; }
+}
+
+# Write a file through 9p, fsync it, and let the host compare its bytes.
+# With rnetfs loaded, its writepages counter must have moved.
+write_verify() {
+	local mode=$1 size=$2 name=$3; shift 3
+	local before after count=1
+	[ "${1:-}" = --no-count ] && { count=0; shift; }
+	before=$(stat_of writepages)
+	python3 ./wtool.py "$mode" "$MNT/$name" "$REF/$name" "$size" "$RANDOM" --fsync "$@" || return 1
+	expect_same "$name" "$REF/$name"
+	no_writeback_left || return 1
+	readable "$MNT/$name" || return 1
+	if [ $count = 1 ] && rnetfs_loaded; then
+		after=$(stat_of writepages)
+		say "$name: rnetfs writepages $before -> $after"
+		[ "${after:-0}" -gt "${before:-0}" ] || return 1
+	fi
+}
+
+# A counter of /proc/fs/netfs/stats: netfs_stat LINE-PREFIX KEY
+netfs_stat() { # line key
+	awk -v l="$1" -v k="$2" '$0 ~ "^"l { for (i = 1; i <= NF; i++) if ($i ~ "^"k"=") { sub(k"=", "", $i); print $i } }' /proc/fs/netfs/stats
+}
+
+start_cachefilesd() {
+	local i
+	mkdir -p /var/cache/fscache
+	cachefilesd -s >/dev/console 2>&1 || return 1
+	for i in $(seq 1 50); do
+		grep -q . /proc/fs/fscache/caches 2>/dev/null && [ "$(wc -l </proc/fs/fscache/caches)" -gt 1 ] && break
+		sleep 0.2
+	done
+	cat /proc/fs/fscache/caches >/dev/console
+	[ "$(wc -l </proc/fs/fscache/caches)" -gt 1 ]
 }
 
 # Run a test function: name, then the function and its arguments.

@@ -6,9 +6,15 @@ wtool.py MODE TARGET REF SIZE SEED [--fsync] [--osync] [--mmap]
 
 MODE: seq (1 MiB writes), random (4 KiB writes at random offsets over SIZE),
 sparse (64 KiB extents with holes), extend (growing appends of odd sizes),
-small (many small unaligned writes). The reference lives off 9p so that the
-host can compare the export's bytes with what the guest meant to write.
+small (many small unaligned writes), mmap (stores through a shared
+mapping, then msync), truncate (writes, then shrinks and extends the file
+while it is dirty), files (TARGET and REF are directories: SIZE bytes over
+many small files), big (a deterministic pattern with no reference file:
+prints "sha256 size", for files larger than the guest's memory).
+The reference lives off 9p so that the host can compare the export's bytes
+with what the guest meant to write.
 """
+import hashlib
 import mmap
 import os
 import random
@@ -20,6 +26,10 @@ def main():
     size = int(size)
     flags = sys.argv[6:]
     rng = random.Random(int(seed))
+    if mode == "files":
+        return files(target, ref, size, rng, flags)
+    if mode == "big":
+        return big(target, size, rng, flags)
     oflags = os.O_RDWR | os.O_CREAT
     if "--osync" in flags:
         oflags |= os.O_SYNC
@@ -57,6 +67,22 @@ def main():
         for _ in range(size // 512):
             off = rng.randrange(0, size)
             put(off, rng.randbytes(rng.randrange(1, 3000)))
+    elif mode == "truncate":
+        off = 0
+        while off < size:
+            n = min(rng.randrange(4096, 300000), size - off)
+            put(off, rng.randbytes(n))
+            off += n
+        # Shrink below what is dirty, write past the new EOF, shrink into
+        # the middle of a folio, then extend over a hole.
+        for cut in (size // 3 + 123, size // 5 + 4097):
+            os.ftruncate(fd, cut)
+            os.ftruncate(rfd, cut)
+            put(cut + rng.randrange(0, 70000), rng.randbytes(rng.randrange(1, 90000)))
+        end = os.fstat(rfd).st_size
+        os.ftruncate(fd, end + 65537)
+        os.ftruncate(rfd, end + 65537)
+        put(end + 65537 - 100, rng.randbytes(100))
     elif mode == "mmap":
         os.ftruncate(fd, size)
         os.ftruncate(rfd, size)
@@ -76,4 +102,54 @@ def main():
     os.close(rfd)
 
 
-main()
+def files(tdir, rdir, size, rng, flags):
+    """SIZE bytes over many files of 1 byte to 64 KiB."""
+    os.makedirs(tdir, exist_ok=True)
+    os.makedirs(rdir, exist_ok=True)
+    total, i = 0, 0
+    while total < size:
+        n = rng.randrange(1, 64 << 10)
+        data = rng.randbytes(n)
+        name = "f%05d" % i
+        for d in (tdir, rdir):
+            with open(os.path.join(d, name), "wb") as f:
+                f.write(data)
+        total += n
+        i += 1
+    if "--fsync" in flags:
+        os.sync()
+
+
+def big(target, size, rng, flags):
+    """A 1 MiB random block, stamped with its offset, repeated to SIZE."""
+    block = bytearray(rng.randbytes(1 << 20))
+    h = hashlib.sha256()
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    off = 0
+    while off < size:
+        block[0:8] = off.to_bytes(8, "little")
+        chunk = bytes(block[:min(1 << 20, size - off)])
+        os.write(fd, chunk)
+        h.update(chunk)
+        off += len(chunk)
+    if "--fsync" in flags:
+        os.fsync(fd)
+    os.close(fd)
+    print(h.hexdigest(), size)
+
+
+def manifest(d):
+    """What the host's RNETFS-CHECKDIR compares: name, size, sha256."""
+    h = hashlib.sha256()
+    for name in sorted(os.listdir(d)):
+        with open(os.path.join(d, name), "rb") as f:
+            data = f.read()
+        h.update(b"%s %d %s\n" % (name.encode(), len(data),
+                                   hashlib.sha256(data).hexdigest().encode()))
+    return h.hexdigest()
+
+
+if len(sys.argv) == 3 and sys.argv[1] == "manifest":
+    print(manifest(sys.argv[2]))
+else:
+    main()

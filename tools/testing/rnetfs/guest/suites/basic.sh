@@ -2,8 +2,6 @@
 # Foundation tests: takeover plumbing and byte-exact writes through 9p,
 # with rnetfs loaded and with the built-in C engine.
 . ./lib.sh
-REF=/var/tmp/ref
-mkdir -p $REF
 
 insmod_rmmod_cycles() {
 	local i
@@ -14,23 +12,6 @@ insmod_rmmod_cycles() {
 	done
 	dmesg | grep -q "writeback engine rnetfs registered" || return 1
 	dmesg | grep -q "writeback engine rnetfs unregistered" || return 1
-}
-
-# Write a file through 9p, fsync it, and let the host compare its bytes.
-# With rnetfs loaded, its writepages counter must have moved.
-write_verify() {
-	local mode=$1 size=$2 name=$3; shift 3
-	local before after
-	before=$(stat_of writepages)
-	python3 ./wtool.py "$mode" "$MNT/$name" "$REF/$name" "$size" "$RANDOM" --fsync "$@" || return 1
-	expect_same "$name" "$REF/$name"
-	no_writeback_left || return 1
-	readable "$MNT/$name" || return 1
-	if rnetfs_loaded; then
-		after=$(stat_of writepages)
-		say "$name: rnetfs writepages $before -> $after"
-		[ "${after:-0}" -gt "${before:-0}" ] || return 1
-	fi
 }
 
 rmmod_under_load() {

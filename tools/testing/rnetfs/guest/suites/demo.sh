@@ -2,9 +2,8 @@
 # The main job's guest part: rnetfs takes over writeback, a file is written
 # through 9p with both the counters and the netfs trace events showing it.
 . ./lib.sh
-REF=/var/tmp/ref
-mkdir -p $REF
-mount_export loose
+# With a cache bound, 9p's cache=fscache gives the request both streams.
+if start_cachefilesd; then mount_export fscache; else mount_export loose; fi
 insmod $KO || fail demo-insmod
 T=/sys/kernel/tracing
 echo 0 >$T/tracing_on

@@ -475,7 +475,7 @@ impl CollectSink<u32, usize> for World {
 /// The glue: the engine state plus the outside world.
 pub(crate) struct Glue<const NS: usize, const NF: usize> {
     /// The engine state (under the spinlock in the kernel).
-    state: WriteState<u32, usize, NS, NF>,
+    state: WriteState<u32, usize, NS, Vec<Option<(usize, u64)>>>,
     /// Everything else.
     w: World,
 }
@@ -510,7 +510,10 @@ impl<const NS: usize, const NF: usize> StreamSink<u32> for Glue<NS, NF> {
 
 impl<const NS: usize, const NF: usize> Glue<NS, NF> {
     /// Runs background work until `cond` holds; a deadlock fails.
-    fn wait(&mut self, cond: impl Fn(&WriteState<u32, usize, NS, NF>) -> bool) {
+    fn wait(
+        &mut self,
+        cond: impl Fn(&WriteState<u32, usize, NS, Vec<Option<(usize, u64)>>>) -> bool,
+    ) {
         while !cond(&self.state) {
             assert!(self.step(), "deadlock: waiting with nothing at the fs");
         }
@@ -660,7 +663,9 @@ impl<const NS: usize, const NF: usize> Sim<NS, NF> {
             stats: Stats::default(),
         };
         let start = case.folios.first().map_or(0, |f| f.pos);
-        let mut state = WriteState::new(start, case.max_attempts);
+        // Folio slots on the heap, as the kernel glue allocates them.
+        let slots = (0..NF).map(|_| None).collect::<Vec<_>>();
+        let mut state = WriteState::with_folio_slots(start, case.max_attempts, slots);
         if case.avail.upload {
             state.activate(0);
         }

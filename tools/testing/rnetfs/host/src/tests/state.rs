@@ -26,11 +26,11 @@ impl CollectSink<u32, u32> for Rec {
     }
 }
 
-type St = WriteState<u32, u32, 4, 4>;
+type St = WriteState<u32, u32, 4, [Option<(u32, u64)>; 4]>;
 
 /// Registers and issues handle `h` for `[start, start + len)`.
 fn issue<const NS: usize, const NF: usize>(
-    st: &mut WriteState<u32, u32, NS, NF>,
+    st: &mut WriteState<u32, u32, NS, [Option<(u32, u64)>; NF]>,
     stream: usize,
     h: u32,
     start: u64,
@@ -116,7 +116,7 @@ fn state_building_entry_holds_collection_back() {
 
 #[test]
 fn state_add_sreq_refuses_out_of_order_and_full() {
-    let mut st = WriteState::<u32, u32, 2, 1>::new(4096, 3);
+    let mut st = WriteState::<u32, u32, 2, [Option<(u32, u64)>; 1]>::new(4096, 3);
     st.activate(0);
     assert_eq!(st.add_sreq(0, 1, 0), Err(1), "before the request start");
     issue(&mut st, 0, 1, 4096, 4096);
