@@ -97,7 +97,14 @@ impl StreamSink<ARef<Subrequest>> for Sink<'_> {
         )
     }
 
-    fn issue(&mut self, stream: usize, sreq: ARef<Subrequest>, start: u64, len: u64, _nr_segs: u32) {
+    fn issue(
+        &mut self,
+        stream: usize,
+        sreq: ARef<Subrequest>,
+        start: u64,
+        len: u64,
+        _nr_segs: u32,
+    ) {
         let _ = start;
         self.state.inner.lock().ws.set_sreq_len(stream, &sreq, len);
         if stream == 0 {
@@ -126,7 +133,9 @@ impl Issuer {
                 self.req.begin_writeback();
             }
             let dirty = match private {
-                FolioPrivate::Streaming { offset, len } => Some((u64::from(offset), u64::from(len))),
+                FolioPrivate::Streaming { offset, len } => {
+                    Some((u64::from(offset), u64::from(len)))
+                }
                 _ => None,
             };
             let i_size = mapping.i_size().max(0) as u64;

@@ -12,6 +12,7 @@ use crate::engine::state::WriteState;
 use crate::stats::STATS;
 use kernel::{
     alloc::KVec,
+    folio::WritebackFolio,
     netfs::{
         folio_written_back,
         request::{HeldWbLock, Subrequest, WriteRequest},
@@ -20,7 +21,6 @@ use kernel::{
     prelude::*,
     sync::{aref::ARef, Arc, CondVar, Mutex, SpinLockIrq},
     workqueue::{self, impl_has_work, new_work, Work, WorkItem},
-    folio::WritebackFolio,
 };
 
 /// Capacity of each stream's subrequest queue.
@@ -115,11 +115,7 @@ impl RequestState {
     /// Not inlined: the state is built on the stack before it moves to the
     /// heap, and that frame must not stay on the stack of `writepages`.
     #[inline(never)]
-    pub(crate) fn new(
-        start: u64,
-        max_inflight: usize,
-        max_attempts: u32,
-    ) -> Result<Arc<Self>> {
+    pub(crate) fn new(start: u64, max_inflight: usize, max_attempts: u32) -> Result<Arc<Self>> {
         let slots = FolioSlots::new()?;
         let folios = KVec::with_capacity(NF, GFP_KERNEL)?;
         let sreqs = KVec::with_capacity(2 * NS, GFP_KERNEL)?;

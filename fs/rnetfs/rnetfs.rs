@@ -62,7 +62,11 @@ impl WriteEngine for Rnetfs {
     const NAME: &'static CStr = c"rnetfs";
     type RequestData = Arc<RequestState>;
 
-    fn writepages(reg: &Registration<Self>, mapping: &AddressSpace, wbc: &WritebackControl) -> Result {
+    fn writepages(
+        reg: &Registration<Self>,
+        mapping: &AddressSpace,
+        wbc: &WritebackControl,
+    ) -> Result {
         issue::writepages(reg, mapping, wbc)
     }
 

@@ -25,7 +25,8 @@ impl Counter {
 
     /// Counts `n` events.
     pub(crate) fn add(&self, n: u64) {
-        self.0.fetch_add(i64::try_from(n).unwrap_or(i64::MAX), Relaxed);
+        self.0
+            .fetch_add(i64::try_from(n).unwrap_or(i64::MAX), Relaxed);
     }
 
     /// Undoes one [`Counter::inc`] of a gauge.

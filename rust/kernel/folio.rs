@@ -20,10 +20,7 @@ use crate::{
         WritebackControl, //
     },
 };
-use core::{
-    marker::PhantomData,
-    ptr::NonNull,
-};
+use core::{marker::PhantomData, ptr::NonNull};
 
 /// A folio: a physically, virtually and logically contiguous block of memory
 /// in the page cache.

@@ -206,7 +206,10 @@ impl<'a> WritebackIter<'a> {
 
     /// Returns the next dirty folio that `keep` accepts; the rejected ones
     /// are redirtied and unlocked, to be written by a later pass.
-    pub fn next_filtered(&mut self, mut keep: impl FnMut(&Folio) -> bool) -> Option<LockedFolio<'a>> {
+    pub fn next_filtered(
+        &mut self,
+        mut keep: impl FnMut(&Folio) -> bool,
+    ) -> Option<LockedFolio<'a>> {
         loop {
             let folio = self.advance()?;
             // SAFETY: As in `next`.

@@ -117,7 +117,14 @@ impl<E: WriteEngine> Registration<E> {
     /// `raw` must be the `raw` field of a live `Registration<E>`.
     unsafe fn from_raw<'a>(raw: *const bindings::netfs_write_engine) -> &'a Self {
         // SAFETY: By the safety requirements, `raw` is a field of `Self`.
-        unsafe { &*crate::container_of!(raw.cast_mut().cast::<Opaque<bindings::netfs_write_engine>>(), Self, raw) }
+        unsafe {
+            &*crate::container_of!(
+                raw.cast_mut()
+                    .cast::<Opaque<bindings::netfs_write_engine>>(),
+                Self,
+                raw
+            )
+        }
     }
 }
 
@@ -164,7 +171,12 @@ unsafe extern "C" fn terminated_callback<E: WriteEngine>(
 ) {
     // SAFETY: The engine stays registered-or-draining while its requests
     // live; the filesystem hands back the reference it was given at issue.
-    let (reg, sreq) = unsafe { (Registration::<E>::from_raw(engine), Subrequest::from_raw_owned(sreq)) };
+    let (reg, sreq) = unsafe {
+        (
+            Registration::<E>::from_raw(engine),
+            Subrequest::from_raw_owned(sreq),
+        )
+    };
     let priv_ = sreq.request().engine_priv();
     // SAFETY: `engine_priv` was set by `create_request` from an
     // `E::RequestData` and is only released when the request is freed, which

@@ -141,7 +141,10 @@ impl WriteRequest {
         // clears the flag without a put.
         // SAFETY: We own both references of a new request.
         unsafe {
-            bindings::netfs_put_request(raw, bindings::netfs_rreq_ref_trace_netfs_rreq_trace_put_return)
+            bindings::netfs_put_request(
+                raw,
+                bindings::netfs_rreq_ref_trace_netfs_rreq_trace_put_return,
+            )
         };
         // SAFETY: We still own one reference.
         // INVARIANT: Created by `netfs_engine_create_write_req()`.
@@ -367,7 +370,10 @@ impl Subrequest {
             (*raw).len = 0;
             // A new subrequest has two references, one for the stream and one
             // for the filesystem; the second is taken again by `issue`.
-            bindings::netfs_put_subrequest(raw, bindings::netfs_sreq_ref_trace_netfs_sreq_trace_put_clear);
+            bindings::netfs_put_subrequest(
+                raw,
+                bindings::netfs_sreq_ref_trace_netfs_sreq_trace_put_clear,
+            );
         }
         // SAFETY: We own the remaining reference.
         Ok(unsafe { Self::from_raw_owned(raw) })
@@ -413,7 +419,10 @@ impl Subrequest {
             if let Some(op) = (*stream).prepare_write {
                 op(self.as_raw());
             }
-            bindings::set_bit(bindings::NETFS_SREQ_IN_PROGRESS as _, &raw mut (*self.as_raw()).flags);
+            bindings::set_bit(
+                bindings::NETFS_SREQ_IN_PROGRESS as _,
+                &raw mut (*self.as_raw()).flags,
+            );
             Limits {
                 max_len: ((*stream).sreq_max_len as u64).max(1),
                 max_segs: (*stream).sreq_max_segs as u32,
@@ -455,7 +464,9 @@ impl Subrequest {
             let issue = (*self.stream()).issue_write;
             match issue {
                 Some(issue) => issue(raw),
-                None => bindings::netfs_write_subrequest_terminated(raw.cast(), EIO.to_errno() as isize),
+                None => {
+                    bindings::netfs_write_subrequest_terminated(raw.cast(), EIO.to_errno() as isize)
+                }
             }
         }
         Ok(())
@@ -488,7 +499,12 @@ impl Subrequest {
     /// Returns whether the filesystem asked for a retry.
     pub fn test_need_retry(&self) -> bool {
         // SAFETY: Atomic bit of a valid subrequest.
-        unsafe { bindings::test_bit(bindings::NETFS_SREQ_NEED_RETRY as _, &raw const (*self.as_raw()).flags) }
+        unsafe {
+            bindings::test_bit(
+                bindings::NETFS_SREQ_NEED_RETRY as _,
+                &raw const (*self.as_raw()).flags,
+            )
+        }
     }
 
     /// Records the outcome the filesystem reported, as netfs does: the
@@ -500,7 +516,10 @@ impl Subrequest {
         unsafe {
             if result < 0 {
                 (*raw).error = result as i16;
-                if !bindings::test_bit(bindings::NETFS_SREQ_NEED_RETRY as _, &raw const (*raw).flags) {
+                if !bindings::test_bit(
+                    bindings::NETFS_SREQ_NEED_RETRY as _,
+                    &raw const (*raw).flags,
+                ) {
                     bindings::set_bit(bindings::NETFS_SREQ_FAILED as _, &raw mut (*raw).flags);
                 }
             } else {
@@ -508,7 +527,10 @@ impl Subrequest {
                 (*raw).error = 0;
                 (*raw).transferred += (result as usize).min(left);
             }
-            bindings::clear_bit_unlock(bindings::NETFS_SREQ_IN_PROGRESS as _, &raw mut (*raw).flags);
+            bindings::clear_bit_unlock(
+                bindings::NETFS_SREQ_IN_PROGRESS as _,
+                &raw mut (*raw).flags,
+            );
         }
     }
 }

@@ -127,7 +127,16 @@ apply_overlay "$TREE"
 configure "$TREE" "$OUT"
 log "building $CONFIG kernel in $OUT"
 start=$(date +%s)
-make -s -C "$TREE" O="$OUT" LLVM=$LLVM_SUFFIX -j"$(nproc)" bzImage modules >&2
+# Clippy runs on every Rust file the build compiles (CLIPPY=1 from the
+# first build on, so toggling it never forces a rebuild); a warning in one
+# of rnetfs's own files fails the build.
+blog=$OUT/.rnetfs-build.log
+set -o pipefail
+make -s -C "$TREE" O="$OUT" LLVM=$LLVM_SUFFIX CLIPPY=1 -j"$(nproc)" bzImage modules 2>&1 |
+	tee "$blog" >&2 || die "kernel build failed"
 log "build done in $(( $(date +%s) - start )) s"
+if grep -A3 '^warning\|^error' "$blog" | grep -q -- '--> .*\(fs/rnetfs/\|rust/kernel/\(folio\|writeback\|netfs\)\)'; then
+	die "warnings in rnetfs's files, see $blog"
+fi
 ln -sfn "$OUT" "$CACHE/build/current-$CONFIG"
 echo "$OUT"

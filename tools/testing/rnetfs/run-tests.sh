@@ -44,6 +44,9 @@ fi
 [ -n "${SUITES// /}" ] || finish
 
 KB=$(bash "$T/kernel.sh" test) || { record FAIL kernel-build; finish; }
+while read -r status name why; do
+	record "$status" "$name" "$why"
+done < <(bash "$T/lint.sh" "$KB")
 IMG=$(bash "$T/rootfs.sh") || { record FAIL rootfs; finish; }
 log "setup+build took $(( $(date +%s) - t0 )) s"
 

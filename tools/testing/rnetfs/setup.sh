@@ -67,8 +67,11 @@ install_host_pkgs() {
 }
 
 install_rust_tools() {
-	rustup component list --installed 2>/dev/null | grep -q '^rust-src' ||
-		rustup component add rust-src
+	local c
+	for c in rust-src clippy rustfmt; do
+		rustup component list --installed 2>/dev/null | grep -q "^$c" ||
+			rustup component add "$c"
+	done
 	if ! command -v bindgen >/dev/null || ! bindgen --version | grep -q '0\.7[1-9]'; then
 		log "cargo install bindgen-cli"
 		cargo install --locked bindgen-cli@"$BINDGEN_VERSION"

@@ -88,13 +88,21 @@ netfs_stat() { # line key
 start_cachefilesd() {
 	local i
 	mkdir -p /var/cache/fscache
-	cachefilesd -s >/dev/console 2>&1 || return 1
+	# In the foreground, so that its complaints reach the console.
+	setsid cachefilesd -n -s </dev/null >/dev/console 2>&1 &
 	for i in $(seq 1 50); do
-		grep -q . /proc/fs/fscache/caches 2>/dev/null && [ "$(wc -l </proc/fs/fscache/caches)" -gt 1 ] && break
+		grep -q mycache /proc/fs/fscache/caches 2>/dev/null && break
 		sleep 0.2
 	done
+	sleep 1
 	cat /proc/fs/fscache/caches >/dev/console
-	[ "$(wc -l </proc/fs/fscache/caches)" -gt 1 ]
+	grep -q mycache /proc/fs/fscache/caches
+}
+
+# Cache I/O counted by cachefiles itself, whichever engine drove it:
+# fscache_io rd|wr
+fscache_io() {
+	awk -v k="$1" '/^IO / { for (i = 1; i <= NF; i++) if ($i ~ "^"k"=") { sub(k"=", "", $i); print $i } }' /proc/fs/fscache/stats
 }
 
 # Run a test function: name, then the function and its arguments.

@@ -8,22 +8,22 @@
 # write_verify through the cache, then a cold re-read from the cache.
 cached_verify() {
 	local mode=$1 size=$2 name=$3 cw0 cw1 rd0 rd1 wr0 wr1
-	cw0=$(stat_of cache_prepared)
-	wr0=$(netfs_stat CaWrOps WR)
+	cw0=$(stat_of cache_done)
+	wr0=$(fscache_io wr)
 	write_verify "$mode" "$size" "$name" || return 1
-	cw1=$(stat_of cache_prepared)
-	wr1=$(netfs_stat CaWrOps WR)
-	say "$name: cache writes (netfs WR) $wr0 -> $wr1, rnetfs cache subrequests $cw0 -> $cw1"
+	cw1=$(stat_of cache_done)
+	wr1=$(fscache_io wr)
+	say "$name: cachefiles writes $wr0 -> $wr1, rnetfs cache subrequests done $cw0 -> $cw1"
 	[ "$wr1" -gt "$wr0" ] || { say "$name: nothing written to the cache"; return 1; }
 	if rnetfs_loaded; then
-		[ "${cw1:-0}" -gt "${cw0:-0}" ] || { say "$name: rnetfs built no cache subrequest"; return 1; }
+		[ "${cw1:-0}" -gt "${cw0:-0}" ] || { say "$name: rnetfs wrote nothing to the cache"; return 1; }
 	fi
 	sync
 	echo 3 >/proc/sys/vm/drop_caches
-	rd0=$(netfs_stat CaRdOps RD)
+	rd0=$(fscache_io rd)
 	cmp "$MNT/$name" "$REF/$name" || return 1
-	rd1=$(netfs_stat CaRdOps RD)
-	say "$name: cache reads (netfs RD) $rd0 -> $rd1"
+	rd1=$(fscache_io rd)
+	say "$name: cachefiles reads $rd0 -> $rd1"
 	[ "$rd1" -gt "$rd0" ] || { say "$name: re-read not served from the cache"; return 1; }
 }
 
