@@ -286,7 +286,7 @@ pub(crate) fn writepages(
         return Ok(());
     };
     let mut iter = WritebackIter::new(mapping, wbc);
-    let Some(first) = iter.next() else {
+    let Some(first) = iter.next_folio() else {
         drop(lock);
         return iter.finish();
     };
@@ -342,7 +342,7 @@ pub(crate) fn writepages(
             iter.cancel(e);
             break;
         }
-        next = iter.next();
+        next = iter.next_folio();
     }
     issuer.end_issue(eng.wq.queue());
     iter.finish()

@@ -6,7 +6,7 @@
 use kernel::prelude::*;
 
 #[kunit_tests(rnetfs_engine)]
-mod tests {
+mod rnetfs_engine {
     use crate::engine::{
         spans::{plan_folio, FolioInfo, FolioPlan, StreamsAvail},
         state::{CollectSink, WriteState},

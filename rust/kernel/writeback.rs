@@ -63,7 +63,7 @@ impl AddressSpace {
     /// Returns the inode number of the host, for tracing.
     pub fn ino(&self) -> u64 {
         // SAFETY: The host inode is valid by the type invariant.
-        unsafe { (*self.host()).i_ino as u64 }
+        unsafe { (*self.host()).i_ino }
     }
 
     /// Returns the file size.
@@ -197,7 +197,7 @@ impl<'a> WritebackIter<'a> {
     /// The folio may outlive the next call: while it is locked it cannot be
     /// removed from the page cache, whose reference keeps it alive, and once
     /// under writeback the writeback flag does the same.
-    pub fn next(&mut self) -> Option<LockedFolio<'a>> {
+    pub fn next_folio(&mut self) -> Option<LockedFolio<'a>> {
         let folio = self.advance()?;
         // SAFETY: `writeback_iter()` returns the folio locked by this task;
         // the returned value takes over unlocking it.
@@ -232,7 +232,7 @@ impl<'a> WritebackIter<'a> {
     /// returned is redirtied and unlocked, and the iteration ends with `err`.
     pub fn cancel(&mut self, err: Error) {
         let wbc = self.wbc;
-        while let Some(folio) = self.next() {
+        while let Some(folio) = self.next_folio() {
             folio.redirty(wbc);
         }
         if self.error == 0 {
@@ -255,7 +255,7 @@ impl Drop for WritebackIter<'_> {
         // Never leave `writeback_iter()` half way: the remaining folios are
         // redirtied so that a later pass writes them.
         let wbc = self.wbc;
-        while let Some(folio) = self.next() {
+        while let Some(folio) = self.next_folio() {
             folio.redirty(wbc);
         }
     }

@@ -19,6 +19,7 @@
 
 use super::WbLock;
 use super::WbLockGuard;
+use crate::ffi::{c_long, c_ulong};
 use crate::{
     bindings,
     error::{code::*, Result},
@@ -190,12 +191,12 @@ impl WriteRequest {
 
     fn test_flag(&self, bit: u32) -> bool {
         // SAFETY: `flags` is an atomic bitmap of a valid request.
-        unsafe { bindings::test_bit(bit as _, &raw const (*self.as_raw()).flags) }
+        unsafe { bindings::test_bit(bit as c_long, &raw const (*self.as_raw()).flags) }
     }
 
     fn set_flag(&self, bit: u32) -> bool {
         // SAFETY: As above; returns the old value.
-        unsafe { bindings::test_and_set_bit(bit as _, &raw mut (*self.as_raw()).flags) }
+        unsafe { bindings::test_and_set_bit(bit as c_long, &raw mut (*self.as_raw()).flags) }
     }
 
     /// Calls the filesystem's `begin_writeback` the first time data for the
@@ -253,7 +254,7 @@ impl WriteRequest {
         // initialised by request creation.
         unsafe {
             bindings::clear_bit_unlock(
-                bindings::NETFS_RREQ_IN_PROGRESS as _,
+                bindings::NETFS_RREQ_IN_PROGRESS as c_long,
                 &raw mut (*self.as_raw()).flags,
             );
             bindings::wake_up(&raw mut (*self.as_raw()).waitq);
@@ -411,7 +412,7 @@ impl Subrequest {
         unsafe {
             let rreq = (*self.as_raw()).rreq;
             if (*stream).stream_nr == 0 {
-                (*stream).sreq_max_len = (*rreq).wsize as _;
+                (*stream).sreq_max_len = (*rreq).wsize as usize;
             } else {
                 (*stream).sreq_max_len = usize::MAX;
             }
@@ -420,12 +421,12 @@ impl Subrequest {
                 op(self.as_raw());
             }
             bindings::set_bit(
-                bindings::NETFS_SREQ_IN_PROGRESS as _,
+                bindings::NETFS_SREQ_IN_PROGRESS as c_ulong,
                 &raw mut (*self.as_raw()).flags,
             );
             Limits {
                 max_len: ((*stream).sreq_max_len as u64).max(1),
-                max_segs: (*stream).sreq_max_segs as u32,
+                max_segs: (*stream).sreq_max_segs,
             }
         }
     }
@@ -440,7 +441,10 @@ impl Subrequest {
         let raw = self.as_raw();
         // SAFETY: Until issued, the subrequest is the engine's alone.
         unsafe {
-            if bindings::test_bit(bindings::NETFS_SREQ_FAILED as _, &raw const (*raw).flags) {
+            if bindings::test_bit(
+                bindings::NETFS_SREQ_FAILED as c_long,
+                &raw const (*raw).flags,
+            ) {
                 return Err(IssueError::PrepareFailed);
             }
             (*raw).len = len as usize;
@@ -448,9 +452,9 @@ impl Subrequest {
             let mapping = (*(*raw).rreq).mapping;
             bindings::iov_iter_xarray(
                 &raw mut (*raw).io_iter,
-                bindings::ITER_SOURCE as _,
+                bindings::ITER_SOURCE,
                 &raw mut (*mapping).i_pages,
-                (*raw).start as _,
+                (*raw).start as i64,
                 len as usize,
             );
         }
@@ -490,6 +494,11 @@ impl Subrequest {
         unsafe { (*self.as_raw()).len as u64 }
     }
 
+    /// Returns whether the subrequest covers no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Returns the number of bytes transferred so far.
     pub fn transferred(&self) -> u64 {
         // SAFETY: As above.
@@ -501,7 +510,7 @@ impl Subrequest {
         // SAFETY: Atomic bit of a valid subrequest.
         unsafe {
             bindings::test_bit(
-                bindings::NETFS_SREQ_NEED_RETRY as _,
+                bindings::NETFS_SREQ_NEED_RETRY as c_long,
                 &raw const (*self.as_raw()).flags,
             )
         }
@@ -517,10 +526,13 @@ impl Subrequest {
             if result < 0 {
                 (*raw).error = result as i16;
                 if !bindings::test_bit(
-                    bindings::NETFS_SREQ_NEED_RETRY as _,
+                    bindings::NETFS_SREQ_NEED_RETRY as c_long,
                     &raw const (*raw).flags,
                 ) {
-                    bindings::set_bit(bindings::NETFS_SREQ_FAILED as _, &raw mut (*raw).flags);
+                    bindings::set_bit(
+                        bindings::NETFS_SREQ_FAILED as c_ulong,
+                        &raw mut (*raw).flags,
+                    );
                 }
             } else {
                 let left = (*raw).len.saturating_sub((*raw).transferred);
@@ -528,7 +540,7 @@ impl Subrequest {
                 (*raw).transferred += (result as usize).min(left);
             }
             bindings::clear_bit_unlock(
-                bindings::NETFS_SREQ_IN_PROGRESS as _,
+                bindings::NETFS_SREQ_IN_PROGRESS as c_long,
                 &raw mut (*raw).flags,
             );
         }
