@@ -21,8 +21,19 @@ cat $DBG/stats >/dev/console
 echo "RNETFS-SECTION netfs stats (/proc/fs/netfs/stats)" >/dev/console
 cat /proc/fs/netfs/stats >/dev/console
 echo "RNETFS-SECTION trace (netfs events of the writeback by rnetfs, from its start)" >/dev/console
-# Reads of the scripts themselves (DOWN/UR) are not part of the story.
-grep -v '^#' $T/trace | awk '/netfs_write:/ { on = 1 } on' | grep -v ' DOWN \| UR ' | head -80 >/dev/console
+# Reads of the scripts themselves (DOWN/UR) are not part of the story; runs
+# of folio events of one kind are folded into one line so that subrequests
+# of both streams and folio completions show interleaved.
+grep -v '^#' $T/trace | awk '/netfs_write:/ { on = 1 } on' | grep -v ' DOWN \| UR ' |
+	awk '
+	function flush() { if (n > 1) printf "%s   ... %d folios %s up to ix=%s\n", pad, n - 1, kind, last; n = 0 }
+	/netfs_folio:/ {
+		k = $NF; split($0, a, "ix="); split(a[2], b, "-")
+		if (n > 0 && k == kind) { n++; last = b[1]; next }
+		flush(); print; kind = k; n = 1; pad = substr($0, 1, index($0, "netfs_folio") - 1); next
+	}
+	{ flush(); print }
+	END { flush() }' | head -120 >/dev/console
 echo "RNETFS-SECTION trace summary" >/dev/console
 grep -v '^#' $T/trace | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^netfs_[a-z]+:$/) print $i }' | sort | uniq -c >/dev/console
 echo "RNETFS-SECTION end" >/dev/console
