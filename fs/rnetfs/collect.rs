@@ -10,7 +10,7 @@
 //! pauses the issuer, waits for the stream to quiesce and reissues the
 //! unwritten rest under the filesystem's current limits.
 
-use crate::engine::state::CollectSink;
+use crate::engine::{fault::Fault, state::CollectSink};
 use crate::request::{RequestState, Scratch};
 use crate::stats::STATS;
 use kernel::{
@@ -71,6 +71,34 @@ impl CollectSink<ARef<Subrequest>, WritebackFolio> for Scratch {
         if let Some(slot) = self.failed.get_mut(stream) {
             slot.get_or_insert(error);
         }
+    }
+}
+
+/// Hands `sreq` (`len` bytes) to the filesystem or the cache, unless the
+/// fault injector decides otherwise: then it fails as a filesystem would
+/// fail it, or only its first half goes out so that it comes back short.
+/// Whoever calls this makes sure the collector runs afterwards.
+pub(crate) fn issue_or_inject(
+    state: &Arc<RequestState>,
+    sreq: ARef<Subrequest>,
+    stream: usize,
+    len: u64,
+) {
+    let len = match crate::fault::decide(&state.fault, stream) {
+        None => len,
+        Some(Fault::Short) if len > 1 => len / 2,
+        Some(Fault::Short) => len,
+        Some(Fault::Fail { errno, retry }) => {
+            if retry {
+                sreq.set_need_retry();
+            }
+            terminated(state, sreq, -(errno as isize));
+            return;
+        }
+    };
+    if sreq.issue(len).is_err() {
+        trace::sreq(&sreq, SreqTrace::PrepFailed);
+        terminated(state, sreq, EIO.to_errno() as isize);
     }
 }
 
@@ -158,10 +186,8 @@ fn retry(state: &Arc<RequestState>, s: usize) {
             continue;
         }
         STATS.retried.inc();
-        if sreq.issue(len).is_err() {
-            // The collector is running: it looks again after the retry.
-            terminated(state, sreq, EIO.to_errno() as isize);
-        }
+        // The collector is running: it looks again after the retry.
+        issue_or_inject(state, sreq, s, len);
     }
     state.inner.lock().paused = false;
     trace::rreq(&req, RreqTrace::Unpause);

@@ -112,11 +112,7 @@ impl StreamSink<ARef<Subrequest>> for Sink<'_> {
         } else {
             STATS.cache_bytes.add(len);
         }
-        if sreq.issue(len).is_err() {
-            trace::sreq(&sreq, SreqTrace::PrepFailed);
-            // The collector is woken by `end_issue` at the latest.
-            collect::terminated(self.state, sreq, EIO.to_errno() as isize);
-        }
+        collect::issue_or_inject(self.state, sreq, stream, len);
     }
 }
 
@@ -274,6 +270,29 @@ impl Issuer {
     }
 }
 
+/// The next folio to write back.
+///
+/// With `filter_stride` > 1 only folios whose page index is a multiple of
+/// it are taken; [`WritebackIter::next_filtered`] redirties and unlocks the
+/// others, as a filesystem ordering writes by snapshot (ceph) would. It is
+/// a test hook for that API: the skipped folios stay dirty for a later pass.
+pub(crate) fn next_folio<'a>(
+    iter: &mut WritebackIter<'a>,
+    filter_stride: u64,
+) -> Option<LockedFolio<'a>> {
+    if filter_stride <= 1 {
+        return iter.next_folio();
+    }
+    iter.next_filtered(|f| {
+        let keep =
+            (f.pos() as u64 >> kernel::page::PAGE_SHIFT).checked_rem(filter_stride) == Some(0);
+        if !keep {
+            STATS.filtered.inc();
+        }
+        keep
+    })
+}
+
 /// `netfs_writepages()` of the engine.
 pub(crate) fn writepages(
     reg: &Registration<Rnetfs>,
@@ -286,13 +305,19 @@ pub(crate) fn writepages(
         return Ok(());
     };
     let mut iter = WritebackIter::new(mapping, wbc);
-    let Some(first) = iter.next_folio() else {
+    let eng = reg.engine();
+    let Some(first) = next_folio(&mut iter, eng.filter_stride) else {
         drop(lock);
         return iter.finish();
     };
-    let eng = reg.engine();
+
     let start = first.folio().pos();
-    let state = match RequestState::new(start as u64, eng.max_inflight, eng.max_attempts) {
+    let state = match RequestState::new(
+        start as u64,
+        eng.max_inflight,
+        eng.max_attempts,
+        eng.debugfs.fault.clone(),
+    ) {
         Ok(s) => s,
         Err(e) => {
             first.redirty(wbc);
@@ -342,7 +367,7 @@ pub(crate) fn writepages(
             iter.cancel(e);
             break;
         }
-        next = iter.next_folio();
+        next = next_folio(&mut iter, eng.filter_stride);
     }
     issuer.end_issue(eng.wq.queue());
     iter.finish()

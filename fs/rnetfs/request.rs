@@ -95,6 +95,8 @@ pub(crate) struct RequestState {
     pub(crate) work: Work<RequestState>,
     /// In-flight bound per stream.
     pub(crate) max_inflight: usize,
+    /// The engine's fault injector.
+    pub(crate) fault: crate::fault::SharedInjector,
 }
 
 impl_has_work! {
@@ -115,7 +117,12 @@ impl RequestState {
     /// Not inlined: the state is built on the stack before it moves to the
     /// heap, and that frame must not stay on the stack of `writepages`.
     #[inline(never)]
-    pub(crate) fn new(start: u64, max_inflight: usize, max_attempts: u32) -> Result<Arc<Self>> {
+    pub(crate) fn new(
+        start: u64,
+        max_inflight: usize,
+        max_attempts: u32,
+        fault: crate::fault::SharedInjector,
+    ) -> Result<Arc<Self>> {
         let slots = FolioSlots::new()?;
         let folios = KVec::with_capacity(NF, GFP_KERNEL)?;
         let sreqs = KVec::with_capacity(2 * NS, GFP_KERNEL)?;
@@ -132,6 +139,7 @@ impl RequestState {
                 scratch <- new_mutex!(Scratch { folios, sreqs, failed: [None, None] }),
                 work <- new_work!("RequestState::work"),
                 max_inflight: max_inflight.clamp(1, NS),
+                fault,
             }? Error),
             GFP_KERNEL,
         )

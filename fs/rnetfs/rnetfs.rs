@@ -24,6 +24,7 @@ use kernel::{
 
 mod collect;
 mod engine;
+mod fault;
 mod issue;
 mod request;
 mod stats;
@@ -47,6 +48,10 @@ module! {
             default: 5,
             description: "Retries of a subrequest that makes no progress before it fails",
         },
+        filter_stride: u32 {
+            default: 0,
+            description: "Test hook: write back only folios whose index is a multiple of this (0: all); the others stay dirty",
+        },
     },
 }
 
@@ -55,7 +60,11 @@ pub(crate) struct Rnetfs {
     pub(crate) wq: EngineQueue,
     pub(crate) max_inflight: usize,
     pub(crate) max_attempts: u32,
-    _stats: stats::StatsFile,
+    /// Folio filter of the writeback iteration, for tests: see
+    /// [`issue::next_folio`].
+    pub(crate) filter_stride: u64,
+    /// debugfs: the counters and the fault injector (off unless set there).
+    pub(crate) debugfs: stats::StatsFile,
 }
 
 impl WriteEngine for Rnetfs {
@@ -104,7 +113,8 @@ impl kernel::InPlaceModule for RnetfsModule {
                 },
                 max_inflight: max_inflight as usize,
                 max_attempts: max_retries,
-                _stats: stats::StatsFile::new()?,
+                filter_stride: u64::from(module_parameters::filter_stride.value()),
+                debugfs: stats::StatsFile::new()?,
             }? Error)),
         }? Error)
     }

@@ -68,6 +68,7 @@ stats! {
     folios_cleaned: "Folios whose writeback ended.",
     not_uptodate: "Dirty folios refused: not up to date and not a streaming write.",
     relocked: "Folios unlocked to wait for queue room, then relocked.",
+    filtered: "Folios left dirty by the filter_stride test hook.",
     throttled: "Waits of the issuer for the in-flight bound.",
     upload_prepared: "Upload subrequests prepared (UL).",
     upload_done: "Upload subrequests terminated (us).",
@@ -80,24 +81,32 @@ stats! {
     cache_bytes: "Bytes issued to the cache.",
     retry_rounds: "Retry rounds (wq).",
     retried: "Subrequests reissued (ws).",
+    faults_injected: "Subrequests failed or shortened by the fault injector.",
 }
 
 /// What the debugfs file prints.
 struct StatsView;
 
-/// The debugfs directory and file, removed on drop.
+/// The debugfs directory and its files, removed on drop.
 pub(crate) struct StatsFile {
+    /// The fault injector the `fault` file controls.
+    pub(crate) fault: crate::fault::SharedInjector,
     _file: Pin<KBox<File<StatsView>>>,
+    _fault: Pin<KBox<File<crate::fault::FaultFile>>>,
     _dir: Dir,
 }
 
 impl StatsFile {
-    /// Creates /sys/kernel/debug/rnetfs/stats.
+    /// Creates /sys/kernel/debug/rnetfs/{stats,fault}.
     pub(crate) fn new() -> Result<Self> {
+        let inj = crate::fault::new_shared()?;
         let dir = Dir::new(c"rnetfs");
         let file = KBox::pin_init(dir.read_only_file(c"stats", StatsView), GFP_KERNEL)?;
+        let fault = crate::fault::create_file(&dir, &inj)?;
         Ok(Self {
+            fault: inj,
             _file: file,
+            _fault: fault,
             _dir: dir,
         })
     }

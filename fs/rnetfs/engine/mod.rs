@@ -6,6 +6,7 @@
 //! objects to handles and positions, so the same code runs in the kernel
 //! and in the host test suite (`tools/testing/rnetfs/host`).
 
+pub(crate) mod fault;
 pub(crate) mod ring;
 pub(crate) mod spans;
 pub(crate) mod state;

@@ -516,6 +516,18 @@ impl Subrequest {
         }
     }
 
+    /// Asks for a retry, as a filesystem does for a transient error before it
+    /// terminates the subrequest.
+    pub fn set_need_retry(&self) {
+        // SAFETY: Atomic bit of a valid subrequest.
+        unsafe {
+            bindings::set_bit(
+                bindings::NETFS_SREQ_NEED_RETRY as c_ulong,
+                &raw mut (*self.as_raw()).flags,
+            )
+        }
+    }
+
     /// Records the outcome the filesystem reported, as netfs does: the
     /// transferred count or the error, and clears `IN_PROGRESS`.
     pub fn record_termination(&self, result: isize) {

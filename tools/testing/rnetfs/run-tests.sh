@@ -4,11 +4,11 @@
 # The rnetfs test suite, from a fresh machine: install, build, host tests,
 # then the guest suites under QEMU. Ends with "N passed, N failed".
 #
-#   run-tests.sh [suite ...]     default: host kunit basic engine fscache
+#   run-tests.sh [suite ...]     default: host kunit basic engine fscache faults
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-SUITES=${*:-host kunit basic engine fscache}
+SUITES=${*:-host kunit basic engine fscache faults}
 OUT=${RNETFS_OUT:-$CACHE/runs/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
 # Runs hold the export's files (a guest-RAM-sized one among them): keep the

@@ -33,7 +33,43 @@ rmmod_under_load() {
 	no_writeback_left
 }
 
+# The writeback_iter() filter (WritebackIter::next_filtered): with
+# filter_stride=2 only even folios go out on fsync, the odd ones stay dirty
+# and unlocked, nothing stays under writeback; with rnetfs unloaded, a
+# second fsync on the same open file (9p writes back through an open fid)
+# lets the C engine write them.
+filter_hook() {
+	unload_rnetfs && insmod $KO filter_stride=2 || return 1
+	python3 - $MNT/filtered $REF/filtered $DBG/stats <<'PY' >/dev/console || return 1
+import os, subprocess, sys
+target, ref, stats = sys.argv[1:4]
+def stat(k):
+    for line in open(stats):
+        name, v = line.split(":")
+        if name == k:
+            return int(v)
+data = os.urandom(1 << 20)
+open(ref, "wb").write(data)
+up0, f0 = stat("upload_bytes"), stat("filtered")
+fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+os.write(fd, data)
+os.fsync(fd)
+up, f = stat("upload_bytes") - up0, stat("filtered") - f0
+print("RNETFS: filter: fsync uploaded %d bytes, left %d folios dirty" % (up, f))
+dirty = [l for l in open("/proc/meminfo") if l.startswith(("Dirty", "Writeback:"))]
+print("RNETFS: " + " ".join(x.strip() for x in dirty))
+subprocess.run(["rmmod", "rnetfs"], check=True)
+os.fsync(fd)
+os.close(fd)
+sys.exit(0 if (up, f) == (512 << 10, 128) else 1)
+PY
+	no_writeback_left || return 1
+	readable $MNT/filtered || return 1
+	expect_same filtered $REF/filtered
+}
+
 mount_export loose
+t filter-hook filter_hook
 t insmod-rmmod-cycles insmod_rmmod_cycles
 load_rnetfs
 t rnetfs-seq-64m write_verify seq $((64 << 20)) seq64

@@ -34,6 +34,20 @@ cached_verify() {
 	[ "$rd1" -gt "$rd0" ] || { say "$name: re-read not served from the cache"; return 1; }
 }
 
+# A failing cache must not fail the upload: every byte still reaches the
+# server, the failures are counted, and nothing stays under writeback.
+cache_fault() {
+	local spec=$1 name=$2 f0 f1 r0 r1
+	f0=$(stat_of cache_failed); r0=$(stat_of retried)
+	echo "$spec" >$DBG/fault || return 1
+	write_verify seq $((8 << 20)) $name
+	local rc=$?
+	echo off >$DBG/fault
+	f1=$(stat_of cache_failed); r1=$(stat_of retried)
+	say "$name: cache failures $f0 -> $f1, retried $r0 -> $r1"
+	[ $rc = 0 ] && [ "$f1" -gt "$f0" ]
+}
+
 workloads() {
 	local p=$1
 	t $p-fscache-seq-32m cached_verify seq $((32 << 20)) $p-fc-seq
@@ -46,6 +60,8 @@ t cachefilesd-start start_cachefilesd
 mount_export fscache
 load_rnetfs || fail rnetfs-load
 workloads r
+t r-fscache-cache-eio cache_fault "cache=every:2:eio" r-fc-cache-eio
+t r-fscache-cache-eagain cache_fault "cache=every:3:eagain:retry" r-fc-cache-eagain
 say "rnetfs stats:"; cat $DBG/stats >/dev/console
 unload_rnetfs
 workloads c

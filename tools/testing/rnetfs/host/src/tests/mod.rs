@@ -3,6 +3,7 @@
 //! Tests of the engine core: unit tests per module, then property tests
 //! of the whole engine driven by a simulated glue ([`sim`]).
 
+mod fault;
 mod prop;
 mod ring;
 mod rng;

@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Fault injection: which subrequests to fail, and how.
+//!
+//! The glue asks [`Injector::decide`] before it hands a subrequest to the
+//! filesystem or the cache. A fault either completes the subrequest at once
+//! with an error, as a filesystem that refused it would (transient faults
+//! also ask for a retry, as `NETFS_SREQ_NEED_RETRY` does), or lets only the
+//! first half of it go out, as a server that wrote short would. Decisions
+//! are deterministic given the spec, its seed and the order of the calls.
+//!
+//! A spec is one line of space-separated tokens, also what the debugfs
+//! file prints back:
+//!
+//! ```text
+//! off                                  no faults
+//! seed=<n>                             seed of the random trigger
+//! <stream>=<trigger>:<n>:<kind>[:retry]
+//!     stream   upload | cache
+//!     trigger  nth (only the n-th subrequest), every (every n-th),
+//!              percent (n% of them, at random)
+//!     kind     eio | eagain | enospc | edquot | eintr | short
+//!     retry    the error is transient: ask for a retry
+//! ```
+
+use super::state::NR_STREAMS;
+
+/// What to do to one subrequest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fault {
+    /// Complete it with `-errno`, asking for a retry if `retry`.
+    Fail {
+        /// Positive errno.
+        errno: i32,
+        /// Transient: the filesystem asks for a retry.
+        retry: bool,
+    },
+    /// Send only the first half, so that the write comes back short.
+    Short,
+}
+
+/// When a stream's fault fires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Trigger {
+    /// Only the n-th subrequest (from 1) of the stream.
+    Nth(u64),
+    /// Every n-th subrequest.
+    Every(u64),
+    /// n percent of the subrequests, at random.
+    Percent(u64),
+}
+
+/// The fault of one stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct StreamFault {
+    /// When it fires.
+    pub(crate) trigger: Trigger,
+    /// What it does.
+    pub(crate) fault: Fault,
+}
+
+/// Why a spec was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct BadSpec;
+
+/// Stream names, by index.
+const STREAMS: [&str; NR_STREAMS] = ["upload", "cache"];
+
+/// Error names and numbers.
+const ERRORS: [(&str, i32); 5] = [
+    ("eio", 5),
+    ("eagain", 11),
+    ("enospc", 28),
+    ("edquot", 122),
+    ("eintr", 4),
+];
+
+/// The injector: a spec and what has been decided so far.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Injector {
+    /// The fault of each stream.
+    streams: [Option<StreamFault>; NR_STREAMS],
+    /// Seed given in the spec.
+    seed: u64,
+    /// State of the random trigger.
+    rng: u64,
+    /// Subrequests seen per stream.
+    seen: [u64; NR_STREAMS],
+    /// Faults injected per stream.
+    injected: [u64; NR_STREAMS],
+}
+
+impl Injector {
+    /// An injector that injects nothing.
+    pub(crate) const fn off() -> Self {
+        Self {
+            streams: [None, None],
+            seed: 0,
+            rng: 0,
+            seen: [0; NR_STREAMS],
+            injected: [0; NR_STREAMS],
+        }
+    }
+
+    /// Parses a spec (see the module documentation).
+    pub(crate) fn parse(spec: &str) -> Result<Self, BadSpec> {
+        let mut inj = Self::off();
+        for tok in spec.split_ascii_whitespace() {
+            if tok == "off" {
+                continue;
+            }
+            let (key, val) = tok.split_once('=').ok_or(BadSpec)?;
+            if key == "seed" {
+                inj.seed = val.parse().map_err(|_| BadSpec)?;
+                continue;
+            }
+            let stream = STREAMS.iter().position(|s| *s == key).ok_or(BadSpec)?;
+            let mut parts = val.split(':');
+            let trig = parts.next().ok_or(BadSpec)?;
+            let n: u64 = parts.next().ok_or(BadSpec)?.parse().map_err(|_| BadSpec)?;
+            let trigger = match trig {
+                "nth" if n > 0 => Trigger::Nth(n),
+                "every" if n > 0 => Trigger::Every(n),
+                "percent" if n <= 100 => Trigger::Percent(n),
+                _ => return Err(BadSpec),
+            };
+            let kind = parts.next().ok_or(BadSpec)?;
+            let retry = match parts.next() {
+                None => false,
+                Some("retry") => true,
+                Some(_) => return Err(BadSpec),
+            };
+            if parts.next().is_some() {
+                return Err(BadSpec);
+            }
+            let fault = if kind == "short" {
+                if retry {
+                    return Err(BadSpec);
+                }
+                Fault::Short
+            } else {
+                let errno = ERRORS
+                    .iter()
+                    .find(|(name, _)| *name == kind)
+                    .map(|(_, e)| *e)
+                    .ok_or(BadSpec)?;
+                Fault::Fail { errno, retry }
+            };
+            let slot = inj.streams.get_mut(stream).ok_or(BadSpec)?;
+            *slot = Some(StreamFault { trigger, fault });
+        }
+        inj.rng = inj.seed;
+        Ok(inj)
+    }
+
+    /// Whether any fault is configured.
+    pub(crate) fn is_on(&self) -> bool {
+        self.streams.iter().any(Option::is_some)
+    }
+
+    /// Faults injected so far on `stream`.
+    #[cfg_attr(not(test), expect(dead_code, reason = "the host tests inspect it"))]
+    pub(crate) fn injected(&self, stream: usize) -> u64 {
+        self.injected.get(stream).copied().unwrap_or(0)
+    }
+
+    /// The next random number (splitmix64: any seed, even 0, works).
+    fn next_random(&mut self) -> u64 {
+        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Decides the fate of the next subrequest of `stream`.
+    pub(crate) fn decide(&mut self, stream: usize) -> Option<Fault> {
+        let sf = (*self.streams.get(stream)?)?;
+        let seen = self.seen.get_mut(stream)?;
+        *seen = seen.saturating_add(1);
+        let n = *seen;
+        let fire = match sf.trigger {
+            Trigger::Nth(k) => n == k,
+            Trigger::Every(k) => n.checked_rem(k) == Some(0),
+            Trigger::Percent(p) => self.next_random().checked_rem(100).is_some_and(|r| r < p),
+        };
+        if !fire {
+            return None;
+        }
+        if let Some(c) = self.injected.get_mut(stream) {
+            *c = c.saturating_add(1);
+        }
+        Some(sf.fault)
+    }
+
+    /// Writes the spec in the syntax [`Self::parse`] takes, then the counts.
+    pub(crate) fn describe(&self, f: &mut impl core::fmt::Write) -> core::fmt::Result {
+        if !self.is_on() {
+            f.write_str("off")?;
+        }
+        for (name, sf) in STREAMS.iter().zip(self.streams.iter()) {
+            let Some(sf) = sf else { continue };
+            let (trig, n) = match sf.trigger {
+                Trigger::Nth(n) => ("nth", n),
+                Trigger::Every(n) => ("every", n),
+                Trigger::Percent(n) => ("percent", n),
+            };
+            write!(f, "{name}={trig}:{n}:")?;
+            match sf.fault {
+                Fault::Short => f.write_str("short")?,
+                Fault::Fail { errno, retry } => {
+                    let kind = ERRORS
+                        .iter()
+                        .find(|(_, e)| *e == errno)
+                        .map_or("eio", |(name, _)| *name);
+                    f.write_str(kind)?;
+                    if retry {
+                        f.write_str(":retry")?;
+                    }
+                }
+            }
+            f.write_str(" ")?;
+        }
+        write!(
+            f,
+            " seed={} # seen={:?} injected={:?}",
+            self.seed, self.seen, self.injected
+        )
+    }
+}

@@ -1,0 +1,73 @@
+# SPDX-License-Identifier: GPL-2.0
+# Fault injection through /sys/kernel/debug/rnetfs/fault (short CI variant):
+# transient errors and short writes are retried until every byte is on the
+# host; a permanent error reaches fsync, loses nothing acknowledged and
+# leaves nothing locked or under writeback; bad input is refused.
+. ./lib.sh
+FAULT=$DBG/fault
+
+set_fault() { echo "$1" >$FAULT && say "fault: $(cat $FAULT)"; }
+
+# Transient faults: the data must all arrive, through the retryer.
+transient() {
+	local spec=$1 mode=$2 size=$3 name=$4 r0 r1 i0 i1
+	r0=$(stat_of retried); i0=$(stat_of faults_injected)
+	set_fault "$spec" || return 1
+	write_verify "$mode" "$size" "$name"
+	local rc=$?
+	set_fault off
+	r1=$(stat_of retried); i1=$(stat_of faults_injected)
+	say "$name: $((i1 - i0)) faults injected, $((r1 - r0)) subrequests retried"
+	[ $rc = 0 ] && [ $((i1 - i0)) -gt 0 ] && [ $((r1 - r0)) -gt 0 ]
+}
+
+# A permanent upload error: fsync reports it, an fsync'ed file stays
+# intact, nothing stays locked or under writeback, and once the fault is
+# gone the same file can be written in full.
+permanent() {
+	local spec=$1 want=$2 name=$3 err=/tmp/$3.err
+	python3 ./wtool.py seq $MNT/$name-acked $REF/$name-acked $((2 << 20)) 3 --fsync || return 1
+	set_fault "$spec" || return 1
+	if python3 ./wtool.py seq $MNT/$name $REF/$name $((8 << 20)) 4 --fsync 2>$err; then
+		set_fault off; say "$name: fsync succeeded under $spec"; return 1
+	fi
+	set_fault off
+	grep "Errno $want\]" $err >/dev/console || { cat $err >/dev/console; return 1; }
+	no_writeback_left || return 1
+	readable $MNT/$name || return 1
+	expect_same $name-acked $REF/$name-acked
+	write_verify seq $((8 << 20)) $name
+}
+
+bad_input() {
+	local before after
+	set_fault "upload=every:5:eio" || return 1
+	before=$(cat $FAULT)
+	for bad in "garbage" "upload=every:0:eio" "cache=percent:200:eio" "upload=every:2:enoent"; do
+		if echo "$bad" >$FAULT 2>/dev/null; then say "accepted: $bad"; set_fault off; return 1; fi
+	done
+	after=$(cat $FAULT)
+	set_fault off
+	[ "$before" = "$after" ] || { say "spec changed: $before -> $after"; return 1; }
+	unload_rnetfs
+	for p in max_inflight=0 max_inflight=9 max_retries=101; do
+		if insmod $KO $p 2>/dev/null; then say "insmod $p accepted"; rmmod rnetfs; return 1; fi
+	done
+	load_rnetfs
+}
+
+mount_export loose
+load_rnetfs || fail rnetfs-load
+t fault-eagain-every3-seq transient "upload=every:3:eagain:retry" seq $((16 << 20)) f-eagain-seq
+t fault-eio-retry-random transient "upload=every:4:eio:retry seed=3" random $((4 << 20)) f-eio-random
+t fault-eintr-retry-mmap transient "upload=percent:30:eintr:retry seed=5" mmap $((4 << 20)) f-eintr-mmap
+t fault-short-every2-seq transient "upload=every:2:short" seq $((16 << 20)) f-short-seq
+t fault-short-sparse transient "upload=percent:50:short seed=11" sparse $((16 << 20)) f-short-sparse
+t fault-truncate-short transient "upload=every:2:short" truncate $((8 << 20)) f-short-trunc
+t fault-permanent-eio permanent "upload=nth:3:eio" 5 f-perm-eio
+t fault-permanent-enospc permanent "upload=every:2:enospc" 28 f-perm-enospc
+t fault-permanent-edquot permanent "upload=nth:1:edquot" 122 f-perm-edquot
+t fault-bad-input bad_input
+say "rnetfs stats:"; cat $DBG/stats >/dev/console
+unload_rnetfs
+umount_export

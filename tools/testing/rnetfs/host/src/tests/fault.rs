@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Tests of the fault injector's spec parsing and decisions.
+
+use crate::engine::fault::{Fault, Injector};
+use std::string::String;
+
+#[test]
+fn fault_off_injects_nothing() {
+    let mut inj = Injector::parse("off").unwrap();
+    assert!(!inj.is_on());
+    for _ in 0..100 {
+        assert_eq!(inj.decide(0), None);
+        assert_eq!(inj.decide(1), None);
+    }
+}
+
+#[test]
+fn fault_every_nth_and_nth() {
+    let mut inj = Injector::parse("upload=every:3:eio cache=nth:2:eagain:retry").unwrap();
+    let up: std::vec::Vec<_> = (0..9).map(|_| inj.decide(0).is_some()).collect();
+    assert_eq!(up, [false, false, true, false, false, true, false, false, true]);
+    assert_eq!(inj.decide(1), None);
+    assert_eq!(inj.decide(1), Some(Fault::Fail { errno: 11, retry: true }));
+    assert_eq!(inj.decide(1), None);
+    assert_eq!(inj.injected(0), 3);
+    assert_eq!(inj.injected(1), 1);
+}
+
+#[test]
+fn fault_percent_is_deterministic_and_roughly_right() {
+    let run = |seed: u64| {
+        let mut inj = Injector::parse(&std::format!("upload=percent:20:short seed={seed}")).unwrap();
+        (0..10_000).filter(|_| inj.decide(0) == Some(Fault::Short)).count()
+    };
+    assert_eq!(run(7), run(7));
+    let n = run(7);
+    assert!((1_500..2_500).contains(&n), "{n} of 10000 at 20%");
+    assert_eq!(Injector::parse("upload=percent:0:eio").unwrap().decide(0), None);
+}
+
+#[test]
+fn fault_bad_specs_are_refused() {
+    for bad in [
+        "upload",
+        "upload=every:0:eio",
+        "upload=percent:101:eio",
+        "upload=every:2:enoent",
+        "upload=every:2:short:retry",
+        "upload=every:2:eio:retry:x",
+        "disk=every:2:eio",
+        "seed=x",
+        "upload=every:x:eio",
+    ] {
+        assert!(Injector::parse(bad).is_err(), "{bad} accepted");
+    }
+}
+
+#[test]
+fn fault_describe_round_trips() {
+    let spec = "upload=every:3:enospc cache=percent:5:eintr:retry seed=9";
+    let inj = Injector::parse(spec).unwrap();
+    let mut s = String::new();
+    inj.describe(&mut s).unwrap();
+    let head = s.split('#').next().unwrap();
+    assert_eq!(Injector::parse(head).unwrap(), inj);
+    let mut off = String::new();
+    Injector::off().describe(&mut off).unwrap();
+    assert!(off.starts_with("off"));
+}
