@@ -10,9 +10,11 @@
 //! bound and on the folio queue's capacity, never with a folio locked.
 
 use crate::engine::{
+    fault::{Fault, SITE_REQUEST},
     spans::{plan_folio, FolioInfo, FolioPlan, StreamsAvail},
     tile::{Limits, StreamSink, Tiler},
 };
+use crate::fault;
 use crate::request::{RequestState, NF};
 use crate::stats::STATS;
 use crate::{collect, Rnetfs};
@@ -312,6 +314,15 @@ pub(crate) fn writepages(
     };
 
     let start = first.folio().pos();
+    // An injected failure here exercises the cancellation of the
+    // iteration: every folio not yet written must come back dirty and
+    // unlocked.
+    if let Some(Fault::Fail { errno, .. }) = fault::decide(&eng.debugfs.fault, SITE_REQUEST) {
+        first.redirty(wbc);
+        iter.cancel(Error::from_errno(-errno));
+        drop(lock);
+        return iter.finish();
+    }
     let state = match RequestState::new(
         start as u64,
         eng.max_inflight,

@@ -15,11 +15,13 @@
 //! ```text
 //! off                                  no faults
 //! seed=<n>                             seed of the random trigger
-//! <stream>=<trigger>:<n>:<kind>[:retry]
-//!     stream   upload | cache
+//! <site>=<trigger>:<n>:<kind>[:retry]
+//!     site     upload | cache (subrequests of that stream), request
+//!              (creating a writeback request: writepages then cancels
+//!              the writeback_iter() iteration)
 //!     trigger  nth (only the n-th subrequest), every (every n-th),
 //!              percent (n% of them, at random)
-//!     kind     eio | eagain | enospc | edquot | eintr | short
+//!     kind     eio | eagain | enospc | edquot | eintr | enomem | short
 //!     retry    the error is transient: ask for a retry
 //! ```
 
@@ -63,42 +65,49 @@ pub(crate) struct StreamFault {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct BadSpec;
 
-/// Stream names, by index.
-const STREAMS: [&str; NR_STREAMS] = ["upload", "cache"];
+/// Where faults can be injected: the streams, then request creation.
+const NR_SITES: usize = NR_STREAMS + 1;
+
+/// Site index of request creation.
+pub(crate) const SITE_REQUEST: usize = NR_STREAMS;
+
+/// Site names, by index.
+const SITES: [&str; NR_SITES] = ["upload", "cache", "request"];
 
 /// Error names and numbers.
-const ERRORS: [(&str, i32); 5] = [
+const ERRORS: [(&str, i32); 6] = [
     ("eio", 5),
     ("eagain", 11),
     ("enospc", 28),
     ("edquot", 122),
     ("eintr", 4),
+    ("enomem", 12),
 ];
 
 /// The injector: a spec and what has been decided so far.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Injector {
-    /// The fault of each stream.
-    streams: [Option<StreamFault>; NR_STREAMS],
+    /// The fault of each site.
+    streams: [Option<StreamFault>; NR_SITES],
     /// Seed given in the spec.
     seed: u64,
     /// State of the random trigger.
     rng: u64,
-    /// Subrequests seen per stream.
-    seen: [u64; NR_STREAMS],
-    /// Faults injected per stream.
-    injected: [u64; NR_STREAMS],
+    /// Decisions asked per site.
+    seen: [u64; NR_SITES],
+    /// Faults injected per site.
+    injected: [u64; NR_SITES],
 }
 
 impl Injector {
     /// An injector that injects nothing.
     pub(crate) const fn off() -> Self {
         Self {
-            streams: [None, None],
+            streams: [None; NR_SITES],
             seed: 0,
             rng: 0,
-            seen: [0; NR_STREAMS],
-            injected: [0; NR_STREAMS],
+            seen: [0; NR_SITES],
+            injected: [0; NR_SITES],
         }
     }
 
@@ -114,7 +123,7 @@ impl Injector {
                 inj.seed = val.parse().map_err(|_| BadSpec)?;
                 continue;
             }
-            let stream = STREAMS.iter().position(|s| *s == key).ok_or(BadSpec)?;
+            let stream = SITES.iter().position(|s| *s == key).ok_or(BadSpec)?;
             let mut parts = val.split(':');
             let trig = parts.next().ok_or(BadSpec)?;
             let n: u64 = parts.next().ok_or(BadSpec)?.parse().map_err(|_| BadSpec)?;
@@ -134,7 +143,7 @@ impl Injector {
                 return Err(BadSpec);
             }
             let fault = if kind == "short" {
-                if retry {
+                if retry || stream == SITE_REQUEST {
                     return Err(BadSpec);
                 }
                 Fault::Short
@@ -173,7 +182,8 @@ impl Injector {
         z ^ (z >> 31)
     }
 
-    /// Decides the fate of the next subrequest of `stream`.
+    /// Decides the fate of the next subrequest of `stream`, or of the next
+    /// request to be created for [`SITE_REQUEST`].
     pub(crate) fn decide(&mut self, stream: usize) -> Option<Fault> {
         let sf = (*self.streams.get(stream)?)?;
         let seen = self.seen.get_mut(stream)?;
@@ -198,7 +208,7 @@ impl Injector {
         if !self.is_on() {
             f.write_str("off")?;
         }
-        for (name, sf) in STREAMS.iter().zip(self.streams.iter()) {
+        for (name, sf) in SITES.iter().zip(self.streams.iter()) {
             let Some(sf) = sf else { continue };
             let (trig, n) = match sf.trigger {
                 Trigger::Nth(n) => ("nth", n),

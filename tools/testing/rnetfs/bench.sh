@@ -13,9 +13,7 @@ set -uo pipefail
 
 OUT=${RNETFS_OUT:-$CACHE/runs/bench-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
-bash "$T/setup.sh" || die "setup failed"
-KB=$(bash "$T/kernel.sh" test) || die "kernel build failed"
-IMG=$(bash "$T/rootfs.sh") || die "rootfs failed"
+prepare_guest_run "$OUT"
 
 # matplotlib for the plot, in a venv of its own.
 VENV=$CACHE/venv-bench
@@ -27,10 +25,6 @@ fi
 PY=$VENV/bin/python3
 [ -x "$PY" ] || PY=python3
 
-RUN=$OUT/guest
-rm -rf "$RUN" && mkdir -p "$RUN"
-cp -r "$T/guest" "$RUN/guest"
-cp "$KB/fs/rnetfs/rnetfs.ko" "$RUN/"
 cat >"$RUN/bench.conf" <<CONF
 ROUNDS=${RNETFS_BENCH_ROUNDS:-3}
 SCALE=${RNETFS_BENCH_SCALE:-1}

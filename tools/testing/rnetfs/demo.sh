@@ -9,13 +9,7 @@ set -uo pipefail
 
 OUT=${RNETFS_OUT:-$CACHE/runs/demo-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
-bash "$T/setup.sh" || die "setup failed"
-KB=$(bash "$T/kernel.sh" test) || die "kernel build failed"
-IMG=$(bash "$T/rootfs.sh") || die "rootfs failed"
-RUN=$OUT/guest
-mkdir -p "$RUN"
-cp -r "$T/guest" "$RUN/guest"
-cp "$KB/fs/rnetfs/rnetfs.ko" "$RUN/"
+prepare_guest_run "$OUT"
 KBUILD=$KB ROOTFS_IMG=$IMG bash "$T/qemu.sh" "$RUN" demo 600
 sed -n '/RNETFS-SECTION/,/RNETFS-SECTION end/p' "$RUN/console.log" |
 	sed 's/^RNETFS-SECTION \(.*\)/\n== \1 ==/' | grep -v '^== end ==$'

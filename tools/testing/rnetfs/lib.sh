@@ -16,3 +16,15 @@ LLVM_SUFFIX=-19
 log() { echo "[rnetfs $(date +%T)] $*" >&2; }
 die() { echo "[rnetfs] error: $*" >&2; exit 1; }
 need_root() { [ "$(id -u)" = 0 ] || die "must run as root (apt, debootstrap)"; }
+
+# Build what a guest run needs (setup, kernel, rootfs) and lay out OUT/guest
+# with the guest scripts and rnetfs.ko. Sets KB, IMG and RUN.
+prepare_guest_run() {
+	bash "$T/setup.sh" || die "setup failed"
+	KB=$(bash "$T/kernel.sh" test) || die "kernel build failed"
+	IMG=$(bash "$T/rootfs.sh") || die "rootfs failed"
+	RUN=$1/guest
+	rm -rf "$RUN" && mkdir -p "$RUN"
+	cp -r "$T/guest" "$RUN/guest"
+	cp "$KB/fs/rnetfs/rnetfs.ko" "$RUN/" || die "no rnetfs.ko in $KB"
+}

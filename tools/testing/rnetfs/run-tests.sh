@@ -13,7 +13,8 @@ OUT=${RNETFS_OUT:-$CACHE/runs/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
 # Runs hold the export's files (a guest-RAM-sized one among them): keep the
 # last three.
-find "$CACHE/runs" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | sort | head -n -3 | xargs -r rm -rf
+find "$CACHE/runs" -mindepth 1 -maxdepth 1 -type d -printf '%T@ %p\n' 2>/dev/null |
+	sort -n | head -n -3 | cut -d' ' -f2- | grep -vx "$OUT" | xargs -r rm -rf
 PASS=0 FAIL=0
 record() { # status name [why]
 	echo "$1 $2 ${3:-}"

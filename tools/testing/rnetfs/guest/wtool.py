@@ -149,7 +149,8 @@ def manifest(d):
     return h.hexdigest()
 
 
-if len(sys.argv) == 3 and sys.argv[1] == "manifest":
-    print(manifest(sys.argv[2]))
-else:
-    main()
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "manifest":
+        print(manifest(sys.argv[2]))
+    else:
+        main()

@@ -39,6 +39,53 @@ permanent() {
 	write_verify seq $((8 << 20)) $name
 }
 
+# writepages fails to start a request: the writeback_iter() iteration is
+# cancelled, so every folio comes back dirty and unlocked (C's netfs leaks a
+# locked folio there), fsync reports the error, and a later fsync writes it
+# all. (ENOMEM would not reach fsync: do_writepages() retries it forever
+# under WB_SYNC_ALL, which is what request_enomem relies on.)
+cancelled_iteration() {
+	python3 - $MNT/f-cancel $REF/f-cancel $FAULT <<'PY' >/dev/console || return 1
+import errno, os, sys
+target, ref, fault = sys.argv[1:4]
+data = os.urandom(4 << 20)
+open(ref, "wb").write(data)
+fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+os.write(fd, data)
+open(fault, "w").write("request=every:1:eio")
+try:
+    os.fsync(fd)
+    print("RNETFS: fsync succeeded with every request failing")
+    sys.exit(1)
+except OSError as e:
+    print("RNETFS: fsync under request faults: %s" % e)
+    if e.errno != errno.EIO:
+        sys.exit(1)
+# Every folio must be unlocked: reading it all back must not block.
+if os.pread(fd, len(data), 0) != data:
+    print("RNETFS: page cache differs after the cancelled iteration")
+    sys.exit(1)
+open(fault, "w").write("off")
+os.fsync(fd)
+os.close(fd)
+PY
+	no_writeback_left || return 1
+	expect_same f-cancel $REF/f-cancel
+}
+
+# ENOMEM starting one request: do_writepages() calls again, which only
+# works if the cancelled iteration left every folio dirty.
+request_enomem() {
+	local i0 i1
+	i0=$(stat_of faults_injected)
+	set_fault "request=nth:1:enomem" || return 1
+	write_verify seq $((4 << 20)) f-req-enomem
+	local rc=$?
+	set_fault off
+	i1=$(stat_of faults_injected)
+	[ $rc = 0 ] && [ $((i1 - i0)) = 1 ]
+}
+
 bad_input() {
 	local before after
 	set_fault "upload=every:5:eio" || return 1
@@ -67,6 +114,8 @@ t fault-truncate-short transient "upload=every:2:short" truncate $((8 << 20)) f-
 t fault-permanent-eio permanent "upload=nth:3:eio" 5 f-perm-eio
 t fault-permanent-enospc permanent "upload=every:2:enospc" 28 f-perm-enospc
 t fault-permanent-edquot permanent "upload=nth:1:edquot" 122 f-perm-edquot
+t fault-cancelled-iteration cancelled_iteration
+t fault-request-enomem request_enomem
 t fault-bad-input bad_input
 say "rnetfs stats:"; cat $DBG/stats >/dev/console
 unload_rnetfs

@@ -51,6 +51,7 @@ fn fault_bad_specs_are_refused() {
         "disk=every:2:eio",
         "seed=x",
         "upload=every:x:eio",
+        "request=every:2:short",
     ] {
         assert!(Injector::parse(bad).is_err(), "{bad} accepted");
     }
@@ -67,4 +68,17 @@ fn fault_describe_round_trips() {
     let mut off = String::new();
     Injector::off().describe(&mut off).unwrap();
     assert!(off.starts_with("off"));
+}
+
+#[test]
+fn fault_request_site() {
+    use crate::engine::fault::SITE_REQUEST;
+    let mut inj = Injector::parse("request=nth:2:enomem").unwrap();
+    assert_eq!(inj.decide(SITE_REQUEST), None);
+    assert_eq!(
+        inj.decide(SITE_REQUEST),
+        Some(Fault::Fail { errno: 12, retry: false })
+    );
+    assert_eq!(inj.decide(0), None);
+    assert_eq!(inj.injected(SITE_REQUEST), 1);
 }
