@@ -5,6 +5,8 @@
 # then the guest suites under QEMU. Ends with "N passed, N failed".
 #
 #   run-tests.sh [suite ...]     default: host kunit basic engine fscache faults
+#   RNETFS_CONFIG=debug run-tests.sh ...   on the debug kernel (lockdep, KASAN,
+#                                          kmemleak, DEBUG_VM, fault injection)
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -44,7 +46,7 @@ if [[ " $SUITES " == *" host "* ]]; then
 fi
 [ -n "${SUITES// /}" ] || finish
 
-KB=$(bash "$T/kernel.sh" test) || { record FAIL kernel-build; finish; }
+KB=$(bash "$T/kernel.sh" "${RNETFS_CONFIG:-test}") || { record FAIL kernel-build; finish; }
 while read -r status name why; do
 	record "$status" "$name" "$why"
 done < <(bash "$T/lint.sh" "$KB")
