@@ -103,11 +103,10 @@ impl StreamSink<ARef<Subrequest>> for Sink<'_> {
         &mut self,
         stream: usize,
         sreq: ARef<Subrequest>,
-        start: u64,
+        _start: u64,
         len: u64,
         _nr_segs: u32,
     ) {
-        let _ = start;
         self.state.inner.lock().ws.set_sreq_len(stream, &sreq, len);
         if stream == 0 {
             STATS.upload_bytes.add(len);

@@ -81,9 +81,11 @@ write_verify() {
 }
 
 # A counter of /proc/fs/netfs/stats: netfs_stat LINE-PREFIX KEY
-netfs_stat() { # line key
-	awk -v l="$1" -v k="$2" '$0 ~ "^"l { for (i = 1; i <= NF; i++) if ($i ~ "^"k"=") { sub(k"=", "", $i); print $i } }' /proc/fs/netfs/stats
+# A "key=value" counter of a stats file: stats_kv FILE LINE-PREFIX KEY
+stats_kv() {
+	awk -v l="$2" -v k="$3" '$0 ~ "^"l { for (i = 1; i <= NF; i++) if ($i ~ "^"k"=") { sub(k"=", "", $i); print $i } }' "$1"
 }
+netfs_stat() { stats_kv /proc/fs/netfs/stats "$1" "$2"; }
 
 start_cachefilesd() {
 	local i
@@ -103,9 +105,7 @@ start_cachefilesd() {
 
 # Cache I/O counted by cachefiles itself, whichever engine drove it:
 # fscache_io rd|wr
-fscache_io() {
-	awk -v k="$1" '/^IO / { for (i = 1; i <= NF; i++) if ($i ~ "^"k"=") { sub(k"=", "", $i); print $i } }' /proc/fs/fscache/stats
-}
+fscache_io() { stats_kv /proc/fs/fscache/stats "IO " "$1"; }
 
 # Run a test function: name, then the function and its arguments.
 t() {
