@@ -21,7 +21,7 @@ need_root() { [ "$(id -u)" = 0 ] || die "must run as root (apt, debootstrap)"; }
 # with the guest scripts and rnetfs.ko. Sets KB, IMG and RUN.
 prepare_guest_run() {
 	bash "$T/setup.sh" || die "setup failed"
-	KB=$(bash "$T/kernel.sh" test) || die "kernel build failed"
+	KB=${RNETFS_KBUILD:-$(bash "$T/kernel.sh" test)} || die "kernel build failed"
 	IMG=$(bash "$T/rootfs.sh") || die "rootfs failed"
 	RUN=$1/guest
 	rm -rf "$RUN" && mkdir -p "$RUN"
