@@ -10,6 +10,7 @@
 //! pauses the issuer, waits for the stream to quiesce and reissues the
 //! unwritten rest under the filesystem's current limits.
 
+use crate::dispatch::{self, Hold};
 use crate::engine::{fault::Fault, state::CollectSink};
 use crate::request::{RequestState, Scratch};
 use crate::stats::STATS;
@@ -22,6 +23,8 @@ use kernel::{
     },
     prelude::*,
     sync::{aref::ARef, Arc},
+    time::{delay::fsleep, Delta},
+    workqueue::Queue,
 };
 
 /// A filesystem or cache gave a subrequest back with `result` (bytes or
@@ -43,11 +46,13 @@ pub(crate) fn terminated(state: &Arc<RequestState>, sreq: ARef<Subrequest>, resu
         }
     }
     let need_retry = sreq.test_need_retry();
-    let wake = state
-        .inner
-        .lock()
-        .ws
-        .terminated(stream.index(), &sreq, result as i64, need_retry);
+    let wake = {
+        let mut g = state.inner.lock();
+        if let Some(c) = g.completions.get_mut(stream.index()) {
+            *c += 1;
+        }
+        g.ws.terminated(stream.index(), &sreq, result as i64, need_retry)
+    };
     // The filesystem's reference goes here; the stream keeps its own.
     drop(sreq);
     state.progress.notify_all();
@@ -74,20 +79,24 @@ impl CollectSink<ARef<Subrequest>, WritebackFolio> for Scratch {
     }
 }
 
-/// Hands `sreq` (`len` bytes) to the filesystem or the cache, unless the
-/// fault injector decides otherwise: then it fails as a filesystem would
-/// fail it, or only its first half goes out so that it comes back short.
-/// Whoever calls this makes sure the collector runs afterwards.
+/// Hands `sreq` (`len` bytes) to the filesystem or the cache, from a worker
+/// of `workers` if given, unless the fault injector decides otherwise: then
+/// it fails as a filesystem would fail it, only its first half goes out so
+/// that it comes back short, or it goes out late. Whoever calls this makes
+/// sure the collector runs afterwards.
 pub(crate) fn issue_or_inject(
     state: &Arc<RequestState>,
     sreq: ARef<Subrequest>,
     stream: usize,
     len: u64,
+    workers: Option<&Queue>,
 ) {
-    let len = match crate::fault::decide(&state.fault, stream) {
-        None => len,
-        Some(Fault::Short) if len > 1 => len / 2,
-        Some(Fault::Short) => len,
+    let (len, hold) = match crate::fault::decide(&state.fault, stream) {
+        None => (len, Hold::None),
+        Some(Fault::Short) if len > 1 => (len / 2, Hold::None),
+        Some(Fault::Short) => (len, Hold::None),
+        Some(Fault::Delay { ms }) => (len, Hold::Delay(ms)),
+        Some(Fault::Reorder) => (len, Hold::Reorder),
         Some(Fault::Fail { errno, retry }) => {
             if retry {
                 sreq.set_need_retry();
@@ -96,6 +105,18 @@ pub(crate) fn issue_or_inject(
             return;
         }
     };
+    let sreq = match workers {
+        Some(q) => match dispatch::queue(q, state, sreq, stream, len, hold) {
+            Ok(()) => return,
+            Err(sreq) => sreq,
+        },
+        None => sreq,
+    };
+    // Sent from here: a delay is served here too; waiting here for a later
+    // completion could wait for ever, so a reordering is not.
+    if let Hold::Delay(ms) = hold {
+        fsleep(Delta::from_millis(i64::from(ms)));
+    }
     if sreq.issue(len).is_err() {
         trace::sreq(&sreq, SreqTrace::PrepFailed);
         terminated(state, sreq, EIO.to_errno() as isize);
@@ -186,8 +207,9 @@ fn retry(state: &Arc<RequestState>, s: usize) {
             continue;
         }
         STATS.retried.inc();
-        // The collector is running: it looks again after the retry.
-        issue_or_inject(state, sreq, s, len);
+        // The collector is running: it looks again after the retry. Sent
+        // from here, in order, while the issuer is paused.
+        issue_or_inject(state, sreq, s, len, None);
     }
     state.inner.lock().paused = false;
     trace::rreq(&req, RreqTrace::Unpause);

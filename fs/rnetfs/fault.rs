@@ -21,9 +21,9 @@ use kernel::{
 /// The injector shared by the engine, its requests and the debugfs file.
 pub(crate) type SharedInjector = Arc<Mutex<Injector>>;
 
-/// Creates an injector that injects nothing.
-pub(crate) fn new_shared() -> Result<SharedInjector> {
-    Arc::pin_init(new_mutex!(Injector::off()), GFP_KERNEL)
+/// Shares `inj`.
+pub(crate) fn new_shared(inj: Injector) -> Result<SharedInjector> {
+    Arc::pin_init(new_mutex!(inj), GFP_KERNEL)
 }
 
 /// Decides the fate of the next subrequest of `stream`.

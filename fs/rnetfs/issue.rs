@@ -29,20 +29,24 @@ use kernel::{
     },
     prelude::*,
     sync::{aref::ARef, Arc},
+    workqueue::Queue,
     writeback::{AddressSpace, SyncMode, WritebackControl, WritebackIter},
 };
 
 /// The issuing side of one request.
-struct Issuer {
+struct Issuer<'q> {
     state: Arc<RequestState>,
     req: ARef<WriteRequest>,
     tilers: [Tiler<ARef<Subrequest>>; 2],
+    /// Where uploads are sent from, if not from the issuer.
+    workers: Option<&'q Queue>,
 }
 
 /// The tilers' view of the request: allocates, prepares and issues.
 struct Sink<'a> {
     state: &'a Arc<RequestState>,
     req: &'a WriteRequest,
+    workers: Option<&'a Queue>,
 }
 
 impl Sink<'_> {
@@ -113,11 +117,13 @@ impl StreamSink<ARef<Subrequest>> for Sink<'_> {
         } else {
             STATS.cache_bytes.add(len);
         }
-        collect::issue_or_inject(self.state, sreq, stream, len);
+        // The cache is asynchronous already: only uploads go to workers.
+        let workers = if stream == 0 { self.workers } else { None };
+        collect::issue_or_inject(self.state, sreq, stream, len, workers);
     }
 }
 
-impl Issuer {
+impl Issuer<'_> {
     /// Writes one folio; returns `Ok(false)` if it was truncated while the
     /// issuer waited for room.
     fn write_folio(&mut self, mapping: &AddressSpace, mut folio: LockedFolio<'_>) -> Result {
@@ -186,6 +192,7 @@ impl Issuer {
                 let mut sink = Sink {
                     state: &self.state,
                     req: &self.req,
+                    workers: self.workers,
                 };
                 self.tilers[0].flush(&mut sink);
                 self.tilers[1].flush(&mut sink);
@@ -235,6 +242,7 @@ impl Issuer {
             let mut sink = Sink {
                 state: &self.state,
                 req: &self.req,
+                workers: self.workers,
             };
             if flush_upload {
                 self.tilers[0].flush(&mut sink);
@@ -262,6 +270,7 @@ impl Issuer {
         let mut sink = Sink {
             state: &self.state,
             req: &self.req,
+            workers: self.workers,
         };
         self.tilers[0].flush(&mut sink);
         self.tilers[1].flush(&mut sink);
@@ -362,6 +371,7 @@ pub(crate) fn writepages(
         state,
         req,
         tilers: [Tiler::new(0), Tiler::new(1)],
+        workers: eng.async_upload.then(|| eng.issue_wq.queue()),
     };
     let mut upload_active = false;
     let mut next = Some(first);

@@ -71,6 +71,8 @@ pub(crate) struct Inner {
     pub(crate) paused: bool,
     /// A stream failed: the first error of each.
     pub(crate) failed: [Option<i32>; 2],
+    /// Subrequests given back by the filesystem or cache, per stream.
+    pub(crate) completions: [u64; 2],
 }
 
 /// Work the collector takes out of the lock to do outside it.
@@ -134,6 +136,7 @@ impl RequestState {
                     wb_lock: None,
                     paused: false,
                     failed: [None, None],
+                    completions: [0, 0],
                 }),
                 progress <- new_condvar!(),
                 scratch <- new_mutex!(Scratch { folios, sreqs, failed: [None, None] }),

@@ -23,6 +23,7 @@ use kernel::{
 };
 
 mod collect;
+mod dispatch;
 mod engine;
 mod fault;
 mod issue;
@@ -48,6 +49,22 @@ module! {
             default: 5,
             description: "Retries of a subrequest that makes no progress before it fails",
         },
+        async_upload: bool {
+            default: true,
+            description: "Send uploads from workers, so that several are on the wire while the issuer goes on (false: from the issuer, one at a time for a synchronous filesystem such as 9p)",
+        },
+        fault_every: u32 {
+            default: 0,
+            description: "Fault injection from load time: fail every n-th upload subrequest (0: off; see also debugfs rnetfs/fault)",
+        },
+        fault_errno: u32 {
+            default: 5,
+            description: "Error of fault_every: 5 (EIO), 11 (EAGAIN), 28 (ENOSPC), 122 (EDQUOT), 4 (EINTR) or 12 (ENOMEM); 0: a short write",
+        },
+        fault_retry: bool {
+            default: false,
+            description: "The fault_every error is transient: the filesystem asks for a retry",
+        },
         filter_stride: u32 {
             default: 0,
             description: "Test hook: write back only folios whose index is a multiple of this (0: all); the others stay dirty",
@@ -57,7 +74,12 @@ module! {
 
 /// The engine.
 pub(crate) struct Rnetfs {
+    /// Upload workers: see [`dispatch`]. Drained first on unload.
+    pub(crate) issue_wq: EngineQueue,
+    /// The collectors.
     pub(crate) wq: EngineQueue,
+    /// Whether uploads go to `issue_wq`.
+    pub(crate) async_upload: bool,
     pub(crate) max_inflight: usize,
     pub(crate) max_attempts: u32,
     /// Folio filter of the writeback iteration, for tests: see
@@ -92,6 +114,18 @@ impl WriteEngine for Rnetfs {
     }
 }
 
+/// The injector the `fault_*` parameters ask for, checked as a debugfs
+/// write would be.
+fn load_time_fault() -> Result<engine::fault::Injector> {
+    let every = module_parameters::fault_every.value();
+    let errno = module_parameters::fault_errno.value();
+    let retry = module_parameters::fault_retry.value();
+    engine::fault::Injector::upload_every(every, errno, retry).map_err(|_| {
+        pr_err!("rnetfs: bad fault parameters: fault_every={every} fault_errno={errno} fault_retry={retry}\n");
+        EINVAL
+    })
+}
+
 #[pin_data]
 struct RnetfsModule {
     #[pin]
@@ -104,17 +138,19 @@ impl kernel::InPlaceModule for RnetfsModule {
         let max_retries = module_parameters::max_retries.value();
         try_pin_init!(Self {
             reg <- Registration::new(try_init!(Rnetfs {
-                wq: {
+                issue_wq: {
                     if max_inflight == 0 || max_inflight as usize > request::NS || max_retries > 100 {
                         pr_err!("rnetfs: max_inflight must be 1-{}, max_retries 0-100\n", request::NS);
                         return Err(EINVAL);
                     }
-                    EngineQueue::new(c"rnetfs")?
+                    EngineQueue::new(c"rnetfs_issue")?
                 },
+                wq: EngineQueue::new(c"rnetfs")?,
+                async_upload: module_parameters::async_upload.value(),
                 max_inflight: max_inflight as usize,
                 max_attempts: max_retries,
                 filter_stride: u64::from(module_parameters::filter_stride.value()),
-                debugfs: stats::StatsFile::new()?,
+                debugfs: stats::StatsFile::new(load_time_fault()?)?,
             }? Error)),
         }? Error)
     }

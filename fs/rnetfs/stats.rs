@@ -3,6 +3,7 @@
 //! Counters comparable to the write lines of /proc/fs/netfs/stats, in
 //! debugfs as /sys/kernel/debug/rnetfs/stats, one `name: value` per line.
 
+use crate::engine::fault::Injector;
 use core::fmt;
 use kernel::{
     debugfs::{Dir, File},
@@ -81,7 +82,9 @@ stats! {
     cache_bytes: "Bytes issued to the cache.",
     retry_rounds: "Retry rounds (wq).",
     retried: "Subrequests reissued (ws).",
-    faults_injected: "Subrequests failed or shortened by the fault injector.",
+    faults_injected: "Subrequests failed, shortened or held back by the fault injector.",
+    issued_async: "Subrequests sent from an issue worker.",
+    held: "Subrequests the fault injector sent late (delayed or reordered).",
 }
 
 /// What the debugfs file prints.
@@ -97,9 +100,10 @@ pub(crate) struct StatsFile {
 }
 
 impl StatsFile {
-    /// Creates /sys/kernel/debug/rnetfs/{stats,fault}.
-    pub(crate) fn new() -> Result<Self> {
-        let inj = crate::fault::new_shared()?;
+    /// Creates /sys/kernel/debug/rnetfs/{stats,fault}, the injector set to
+    /// `inj`.
+    pub(crate) fn new(inj: Injector) -> Result<Self> {
+        let inj = crate::fault::new_shared(inj)?;
         let dir = Dir::new(c"rnetfs");
         let file = KBox::pin_init(dir.read_only_file(c"stats", StatsView), GFP_KERNEL)?;
         let fault = crate::fault::create_file(&dir, &inj)?;

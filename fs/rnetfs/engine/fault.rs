@@ -5,9 +5,11 @@
 //! The glue asks [`Injector::decide`] before it hands a subrequest to the
 //! filesystem or the cache. A fault either completes the subrequest at once
 //! with an error, as a filesystem that refused it would (transient faults
-//! also ask for a retry, as `NETFS_SREQ_NEED_RETRY` does), or lets only the
-//! first half of it go out, as a server that wrote short would. Decisions
-//! are deterministic given the spec, its seed and the order of the calls.
+//! also ask for a retry, as `NETFS_SREQ_NEED_RETRY` does), lets only the
+//! first half of it go out, as a server that wrote short would, or sends it
+//! late: after a delay, or once a later subrequest of its stream has
+//! completed, so that completions come back out of order. Decisions are
+//! deterministic given the spec, its seed and the order of the calls.
 //!
 //! A spec is one line of space-separated tokens, also what the debugfs
 //! file prints back:
@@ -15,14 +17,17 @@
 //! ```text
 //! off                                  no faults
 //! seed=<n>                             seed of the random trigger
+//! delay_ms=<n>                         how late `delay` sends (1-10000,
+//!                                      default 20)
 //! <site>=<trigger>:<n>:<kind>[:retry]
 //!     site     upload | cache (subrequests of that stream), request
 //!              (creating a writeback request: writepages then cancels
 //!              the writeback_iter() iteration)
 //!     trigger  nth (only the n-th subrequest), every (every n-th),
 //!              percent (n% of them, at random)
-//!     kind     eio | eagain | enospc | edquot | eintr | enomem | short
-//!     retry    the error is transient: ask for a retry
+//!     kind     eio | eagain | enospc | edquot | eintr | enomem | short |
+//!              delay | reorder (not for request)
+//!     retry    the error is transient: ask for a retry (errors only)
 //! ```
 
 use super::state::NR_STREAMS;
@@ -39,6 +44,14 @@ pub(crate) enum Fault {
     },
     /// Send only the first half, so that the write comes back short.
     Short,
+    /// Send it whole, `ms` milliseconds late.
+    Delay {
+        /// The delay.
+        ms: u32,
+    },
+    /// Send it whole once a subrequest of the same stream issued after it
+    /// has completed (or after a second, if none comes).
+    Reorder,
 }
 
 /// When a stream's fault fires.
@@ -71,6 +84,12 @@ const NR_SITES: usize = NR_STREAMS + 1;
 /// Site index of request creation.
 pub(crate) const SITE_REQUEST: usize = NR_STREAMS;
 
+/// Delay of `delay` faults unless the spec says otherwise.
+const DEFAULT_DELAY_MS: u32 = 20;
+
+/// Longest delay a spec may ask for.
+const MAX_DELAY_MS: u32 = 10_000;
+
 /// Site names, by index.
 const SITES: [&str; NR_SITES] = ["upload", "cache", "request"];
 
@@ -91,6 +110,8 @@ pub(crate) struct Injector {
     streams: [Option<StreamFault>; NR_SITES],
     /// Seed given in the spec.
     seed: u64,
+    /// Delay of [`Fault::Delay`], as given in the spec.
+    delay_ms: u32,
     /// State of the random trigger.
     rng: u64,
     /// Decisions asked per site.
@@ -105,6 +126,7 @@ impl Injector {
         Self {
             streams: [None; NR_SITES],
             seed: 0,
+            delay_ms: DEFAULT_DELAY_MS,
             rng: 0,
             seen: [0; NR_SITES],
             injected: [0; NR_SITES],
@@ -121,6 +143,14 @@ impl Injector {
             let (key, val) = tok.split_once('=').ok_or(BadSpec)?;
             if key == "seed" {
                 inj.seed = val.parse().map_err(|_| BadSpec)?;
+                continue;
+            }
+            if key == "delay_ms" {
+                let ms: u32 = val.parse().map_err(|_| BadSpec)?;
+                if !(1..=MAX_DELAY_MS).contains(&ms) {
+                    return Err(BadSpec);
+                }
+                inj.delay_ms = ms;
                 continue;
             }
             let stream = SITES.iter().position(|s| *s == key).ok_or(BadSpec)?;
@@ -142,11 +172,17 @@ impl Injector {
             if parts.next().is_some() {
                 return Err(BadSpec);
             }
-            let fault = if kind == "short" {
+            let fault = if let Some(f) = match kind {
+                "short" => Some(Fault::Short),
+                // The delay is filled in once the whole spec is read.
+                "delay" => Some(Fault::Delay { ms: 0 }),
+                "reorder" => Some(Fault::Reorder),
+                _ => None,
+            } {
                 if retry || stream == SITE_REQUEST {
                     return Err(BadSpec);
                 }
-                Fault::Short
+                f
             } else {
                 let errno = ERRORS
                     .iter()
@@ -158,7 +194,38 @@ impl Injector {
             let slot = inj.streams.get_mut(stream).ok_or(BadSpec)?;
             *slot = Some(StreamFault { trigger, fault });
         }
+        for sf in inj.streams.iter_mut().flatten() {
+            if let Fault::Delay { ms } = &mut sf.fault {
+                *ms = inj.delay_ms;
+            }
+        }
         inj.rng = inj.seed;
+        Ok(inj)
+    }
+
+    /// The injector of the module parameters: every `every`-th upload
+    /// subrequest fails with `errno` (one of the kinds' errors; 0: a short
+    /// write), transient if `retry`. `every` 0 is no fault.
+    pub(crate) fn upload_every(every: u32, errno: u32, retry: bool) -> Result<Self, BadSpec> {
+        let mut inj = Self::off();
+        if every == 0 {
+            return Ok(inj);
+        }
+        let fault = match errno {
+            0 if !retry => Fault::Short,
+            0 => return Err(BadSpec),
+            e => {
+                let errno = i32::try_from(e).map_err(|_| BadSpec)?;
+                if !ERRORS.iter().any(|(_, x)| *x == errno) {
+                    return Err(BadSpec);
+                }
+                Fault::Fail { errno, retry }
+            }
+        };
+        inj.streams[0] = Some(StreamFault {
+            trigger: Trigger::Every(u64::from(every)),
+            fault,
+        });
         Ok(inj)
     }
 
@@ -218,6 +285,8 @@ impl Injector {
             write!(f, "{name}={trig}:{n}:")?;
             match sf.fault {
                 Fault::Short => f.write_str("short")?,
+                Fault::Delay { .. } => f.write_str("delay")?,
+                Fault::Reorder => f.write_str("reorder")?,
                 Fault::Fail { errno, retry } => {
                     let kind = ERRORS
                         .iter()
@@ -230,6 +299,9 @@ impl Injector {
                 }
             }
             f.write_str(" ")?;
+        }
+        if self.delay_ms != DEFAULT_DELAY_MS {
+            write!(f, " delay_ms={}", self.delay_ms)?;
         }
         write!(
             f,

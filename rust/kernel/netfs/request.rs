@@ -476,6 +476,17 @@ impl Subrequest {
         Ok(())
     }
 
+    /// Gives the subrequest back with `result` (bytes or -errno) as its
+    /// filesystem would: through `netfs_write_subrequest_terminated()`, so
+    /// the completion reaches the engine's `subreq_terminated` like any
+    /// other. For a subrequest its owner could not send.
+    pub fn terminate(this: ARef<Self>, result: isize) {
+        let raw = ARef::into_raw(this).as_ptr();
+        // SAFETY: The reference taken out of `this` is the one the
+        // completion path consumes, as with a filesystem's.
+        unsafe { bindings::netfs_write_subrequest_terminated(raw.cast(), result) }
+    }
+
     /// Returns the subrequest's index within its request, shown in traces.
     pub fn debug_index(&self) -> u32 {
         // SAFETY: Constant after allocation.

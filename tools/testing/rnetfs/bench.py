@@ -31,7 +31,7 @@ for line in open(log, "rb").read().decode("utf-8", "replace").splitlines():
         "cpu": int(kv["sys_ticks"]) / int(kv["hz"]) / max(mib, 1e-9),
         "up": int(kv["up"]),
         "ca": int(kv["ca"]),
-        "up_bytes": int(kv["up_bytes"]) if kv["engine"] == "rnetfs" else int(kv["bytes"]),
+        "up_bytes": int(kv["up_bytes"]) if kv["engine"].startswith("rnetfs") else int(kv["bytes"]),
         "mib": mib,
         "p50": int(kv.get("hold_p50_us", 0)),
         "p99": int(kv.get("hold_p99_us", 0)),
@@ -95,6 +95,19 @@ lines.append("cache subrequests per run (C/rnetfs, median): " + ", ".join(
     "%s/%s %d/%d" % (k[0], k[1], med([x["ca"] for x in runs[(k[0], k[1], "c")]]),
                      med([x["ca"] for x in runs.get((k[0], k[1], "rnetfs"), [])] or [0]))
     for k in sorted(runs) if k[2] == "c" and k[0] == "fscache"))
+others = sorted({k[2] for k in runs} - {"c", "rnetfs"})
+for eng in others:
+    lines.append("")
+    lines.append("%s vs C (same rounds):" % eng)
+    for cache in ("loose", "fscache"):
+        for wl in ("seq", "rand", "files", "mix"):
+            c, o = runs.get((cache, wl, "c"), []), runs.get((cache, wl, eng), [])
+            if not c or not o:
+                continue
+            by_round_c = {x["round"]: x for x in c}
+            tr = [x["mibs"] / by_round_c[x["round"]]["mibs"] for x in o if x["round"] in by_round_c]
+            lines.append("  %-8s %-6s MiB/s %-24s ratio %s" % (
+                cache, wl, fmt([x["mibs"] for x in o]), fmt(tr, "%.2f")))
 text = "\n".join(lines)
 open(out + "/report.txt", "w").write(text + "\n")
 print(text)

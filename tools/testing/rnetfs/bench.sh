@@ -8,6 +8,9 @@
 #
 #   bench.sh                      full sizes, 3 rounds
 #   RNETFS_BENCH_ROUNDS=5 RNETFS_BENCH_SCALE=4 bench.sh   (sizes / 4)
+#   RNETFS_BENCH_CACHES=loose RNETFS_BENCH_WORKLOADS="seq mix" bench.sh
+#   RNETFS_BENCH_ENGINES="c rnetfs rnetfs-sync" bench.sh
+#                         (also rnetfs with uploads sent from the issuer)
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -29,6 +32,8 @@ cat >"$RUN/bench.conf" <<CONF
 ROUNDS=${RNETFS_BENCH_ROUNDS:-3}
 SCALE=${RNETFS_BENCH_SCALE:-1}
 CACHES="${RNETFS_BENCH_CACHES:-loose fscache}"
+WORKLOADS="${RNETFS_BENCH_WORKLOADS:-seq rand files mix}"
+ENGINES="${RNETFS_BENCH_ENGINES:-c rnetfs}"
 CONF
 RNETFS_GUEST_MEM=${RNETFS_GUEST_MEM:-2G} KBUILD=$KB ROOTFS_IMG=$IMG \
 	bash "$T/qemu.sh" "$RUN" bench "${RNETFS_TIMEOUT:-5400}"

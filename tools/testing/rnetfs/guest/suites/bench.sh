@@ -3,9 +3,11 @@
 # one boot, alternating the order every round. Prints one RNETFS-BENCH line
 # per run; bench.py on the host turns them into the report and the plot.
 #
-# Knobs in /mnt/run/bench.conf: ROUNDS, SCALE (1 = the full sizes), CACHES.
+# Knobs in /mnt/run/bench.conf: ROUNDS, SCALE (1 = the full sizes), CACHES,
+# WORKLOADS, ENGINES (c, rnetfs, and rnetfs-sync: rnetfs sending uploads
+# from the issuer, async_upload=0).
 . ./lib.sh
-ROUNDS=3 SCALE=1 CACHES="loose fscache"
+ROUNDS=3 SCALE=1 CACHES="loose fscache" WORKLOADS="seq rand files mix" ENGINES="c rnetfs"
 [ -f $RUN/bench.conf ] && . $RUN/bench.conf
 T=/sys/kernel/tracing
 
@@ -56,25 +58,35 @@ run() {
 	rm -rf $dir
 }
 
-engine() { # c|rnetfs
-	if [ "$1" = rnetfs ]; then load_rnetfs; else unload_rnetfs; fi
+engine() { # c|rnetfs|rnetfs-sync
+	unload_rnetfs
+	case $1 in
+	rnetfs) load_rnetfs ;;
+	rnetfs-sync) load_rnetfs async_upload=0 ;;
+	esac
+}
+
+# The engines in a different order every round: ENGINES rotated by ROUND.
+order_of() {
+	local -a e=($ENGINES)
+	local n=${#e[@]} i
+	for i in $(seq 0 $((n - 1))); do echo -n "${e[$(((i + $1) % n))]} "; done
 }
 
 for cache in $CACHES; do
 	if [ $cache = fscache ]; then start_cachefilesd || { fail bench-cachefilesd; continue; }; fi
 	mount_export $cache
 	for round in $(seq 1 $ROUNDS); do
-		if [ $((round % 2)) = 1 ]; then order="c rnetfs"; else order="rnetfs c"; fi
-		for eng in $order; do
+		for eng in $(order_of $((round - 1))); do
 			engine $eng
-			for wl in seq rand files mix; do
+			for wl in $WORKLOADS; do
 				run $eng $cache $wl $round || fail bench-$eng-$cache-$wl-$round
 			done
 		done
 	done
-	for eng in c rnetfs; do
+	for eng in $ENGINES; do
 		engine $eng
-		for wl in seq rand files mix; do
+		for wl in $WORKLOADS; do
 			run $eng $cache $wl traced 1 || fail bench-$eng-$cache-$wl-traced
 		done
 	done

@@ -52,6 +52,11 @@ fn fault_bad_specs_are_refused() {
         "seed=x",
         "upload=every:x:eio",
         "request=every:2:short",
+        "request=every:2:delay",
+        "upload=every:2:reorder:retry",
+        "upload=every:2:delay delay_ms=0",
+        "upload=every:2:delay delay_ms=10001",
+        "delay_ms=x",
     ] {
         assert!(Injector::parse(bad).is_err(), "{bad} accepted");
     }
@@ -68,6 +73,36 @@ fn fault_describe_round_trips() {
     let mut off = String::new();
     Injector::off().describe(&mut off).unwrap();
     assert!(off.starts_with("off"));
+}
+
+#[test]
+fn fault_late_kinds() {
+    let mut inj = Injector::parse("delay_ms=7 upload=every:2:delay cache=nth:1:reorder").unwrap();
+    assert_eq!(inj.decide(0), None);
+    assert_eq!(inj.decide(0), Some(Fault::Delay { ms: 7 }));
+    assert_eq!(inj.decide(1), Some(Fault::Reorder));
+    assert_eq!(inj.decide(1), None);
+    let d = Injector::parse("upload=nth:1:delay").unwrap().decide(0);
+    assert_eq!(d, Some(Fault::Delay { ms: 20 }));
+    let mut s = String::new();
+    inj.describe(&mut s).unwrap();
+    let head = s.split('#').next().unwrap();
+    assert!(head.contains("delay_ms=7"), "{head}");
+    let mut again = Injector::parse(head).unwrap();
+    assert_eq!(again.decide(0), None);
+    assert_eq!(again.decide(0), Some(Fault::Delay { ms: 7 }));
+}
+
+#[test]
+fn fault_module_parameters() {
+    assert!(!Injector::upload_every(0, 999, true).unwrap().is_on());
+    let p = Injector::upload_every(3, 11, true).unwrap();
+    assert_eq!(p, Injector::parse("upload=every:3:eagain:retry").unwrap());
+    let p = Injector::upload_every(2, 0, false).unwrap();
+    assert_eq!(p, Injector::parse("upload=every:2:short").unwrap());
+    assert!(Injector::upload_every(2, 0, true).is_err());
+    assert!(Injector::upload_every(2, 2, false).is_err());
+    assert!(Injector::upload_every(2, u32::MAX, false).is_err());
 }
 
 #[test]
