@@ -9,8 +9,8 @@
 #   bench.sh                      full sizes, 3 rounds
 #   RNETFS_BENCH_ROUNDS=5 RNETFS_BENCH_SCALE=4 bench.sh   (sizes / 4)
 #   RNETFS_BENCH_CACHES=loose RNETFS_BENCH_WORKLOADS="seq mix" bench.sh
-#   RNETFS_BENCH_ENGINES="c rnetfs rnetfs-sync" bench.sh
-#                         (also rnetfs with uploads sent from the issuer)
+#   RNETFS_BENCH_ENGINES="c rnetfs rnetfs+async_upload=0" bench.sh
+#                         (also rnetfs with module parameters)
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 

@@ -4,8 +4,8 @@
 # per run; bench.py on the host turns them into the report and the plot.
 #
 # Knobs in /mnt/run/bench.conf: ROUNDS, SCALE (1 = the full sizes), CACHES,
-# WORKLOADS, ENGINES (c, rnetfs, and rnetfs-sync: rnetfs sending uploads
-# from the issuer, async_upload=0).
+# WORKLOADS, ENGINES (c, rnetfs, and rnetfs with module parameters, e.g.
+# rnetfs+async_upload=0+max_inflight=2).
 . ./lib.sh
 ROUNDS=3 SCALE=1 CACHES="loose fscache" WORKLOADS="seq rand files mix" ENGINES="c rnetfs"
 [ -f $RUN/bench.conf ] && . $RUN/bench.conf
@@ -58,11 +58,10 @@ run() {
 	rm -rf $dir
 }
 
-engine() { # c|rnetfs|rnetfs-sync
+engine() { # c | rnetfs[+param=value...]
 	unload_rnetfs
 	case $1 in
-	rnetfs) load_rnetfs ;;
-	rnetfs-sync) load_rnetfs async_upload=0 ;;
+	rnetfs*) load_rnetfs $(echo "${1#rnetfs}" | tr '+' ' ') ;;
 	esac
 }
 
