@@ -21,6 +21,52 @@ transient() {
 	[ $rc = 0 ] && [ $((i1 - i0)) -gt 0 ] && [ $((r1 - r0)) -gt 0 ]
 }
 
+# Late sends: subrequests delayed, or held until a later one of their
+# stream completed (completions out of order). Nothing is retried; every
+# byte must arrive all the same.
+late() {
+	local spec=$1 mode=$2 size=$3 name=$4 h0 h1 tr=/sys/kernel/tracing ooo=1
+	h0=$(stat_of held)
+	echo 0 >$tr/tracing_on; echo >$tr/trace
+	echo 1 >$tr/events/netfs/netfs_sreq/enable; echo 1 >$tr/tracing_on
+	set_fault "$spec" || return 1
+	write_verify "$mode" "$size" "$name"
+	local rc=$?
+	set_fault off
+	echo 0 >$tr/tracing_on; echo 0 >$tr/events/netfs/netfs_sreq/enable
+	h1=$(stat_of held)
+	# Upload completions of one request that came back below one seen
+	# before them.
+	if [[ $spec == *reorder* ]]; then
+		ooo=$(python3 -c '
+import re, sys
+top, n = {}, 0
+for m in re.finditer(r"R=(\w+)\[(\w+)\] UPLD TERM", sys.stdin.read()):
+    r, i = m.group(1), int(m.group(2), 16)
+    n += i < top.get(r, -1)
+    top[r] = max(i, top.get(r, -1))
+print(n)' <$tr/trace)
+	fi
+	say "$name: $((h1 - h0)) subrequests sent late, $ooo completions out of order"
+	[ $rc = 0 ] && [ $((h1 - h0)) -gt 0 ] && [ "$ooo" -gt 0 ]
+}
+
+# Faults from load time (module parameters), for boot-time use: every
+# third upload fails with EAGAIN and is retried.
+load_time() {
+	local r0 r1 rc
+	unload_rnetfs
+	insmod $KO fault_every=3 fault_errno=11 fault_retry=1 || return 1
+	say "fault at load: $(cat $FAULT)"
+	r0=$(stat_of retried)
+	write_verify seq $((8 << 20)) f-load-time
+	rc=$?
+	r1=$(stat_of retried)
+	say "f-load-time: $((r1 - r0)) subrequests retried"
+	set_fault off
+	[ $rc = 0 ] && [ $((r1 - r0)) -gt 0 ]
+}
+
 # A permanent upload error: fsync reports it, an fsync'ed file stays
 # intact, nothing stays locked or under writeback, and once the fault is
 # gone the same file can be written in full.
@@ -90,14 +136,17 @@ bad_input() {
 	local before after
 	set_fault "upload=every:5:eio" || return 1
 	before=$(cat $FAULT)
-	for bad in "garbage" "upload=every:0:eio" "cache=percent:200:eio" "upload=every:2:enoent"; do
+	for bad in "garbage" "upload=every:0:eio" "cache=percent:200:eio" "upload=every:2:enoent" \
+		"upload=every:2:delay delay_ms=0" "request=nth:1:reorder" "upload=every:2:reorder:retry"; do
 		if echo "$bad" >$FAULT 2>/dev/null; then say "accepted: $bad"; set_fault off; return 1; fi
 	done
 	after=$(cat $FAULT)
 	set_fault off
 	[ "$before" = "$after" ] || { say "spec changed: $before -> $after"; return 1; }
 	unload_rnetfs
-	for p in max_inflight=0 max_inflight=9 max_retries=101; do
+	for p in max_inflight=0 max_inflight=9 max_retries=101 "fault_every=2 fault_errno=2" \
+		"fault_every=1 fault_errno=0 fault_retry=1" fault_every=x async_upload=maybe; do
+		# shellcheck disable=SC2086
 		if insmod $KO $p 2>/dev/null; then say "insmod $p accepted"; rmmod rnetfs; return 1; fi
 	done
 	load_rnetfs
@@ -111,6 +160,10 @@ t fault-eintr-retry-mmap transient "upload=percent:30:eintr:retry seed=5" mmap $
 t fault-short-every2-seq transient "upload=every:2:short" seq $((16 << 20)) f-short-seq
 t fault-short-sparse transient "upload=percent:50:short seed=11" sparse $((16 << 20)) f-short-sparse
 t fault-truncate-short transient "upload=every:2:short" truncate $((8 << 20)) f-short-trunc
+t fault-delay-seq late "upload=every:2:delay delay_ms=30" seq $((8 << 20)) f-delay-seq
+t fault-reorder-random late "upload=every:3:reorder seed=7" random $((4 << 20)) f-reorder-random
+t fault-reorder-sparse late "upload=percent:40:reorder seed=9" sparse $((16 << 20)) f-reorder-sparse
+t fault-load-time-param load_time
 t fault-permanent-eio permanent "upload=nth:3:eio" 5 f-perm-eio
 t fault-permanent-enospc permanent "upload=every:2:enospc" 28 f-perm-enospc
 t fault-permanent-edquot permanent "upload=nth:1:edquot" 122 f-perm-edquot
