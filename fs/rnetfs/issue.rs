@@ -40,6 +40,15 @@ struct Issuer<'q> {
     tilers: [Tiler<ARef<Subrequest>>; 2],
     /// Where uploads are sent from, if not from the issuer.
     workers: Option<&'q Queue>,
+    /// Folio queue room left the last time it was looked at: only the
+    /// collector frees room, so there is at least this much minus what was
+    /// pushed since, and the lock is taken again only when it runs out.
+    room_hint: usize,
+    /// End of the last folio written, not yet published to the collector
+    /// with `set_issued_to`: the next folio's push publishes its start,
+    /// which is further, so the lock is taken once per folio, not twice.
+    /// Published before any wait, so that the collector is never held up.
+    unpublished: u64,
 }
 
 /// The tilers' view of the request: allocates, prepares and issues.
@@ -185,7 +194,12 @@ impl Issuer<'_> {
             }
             // Throttle on the folio queue with the folio unlocked: the seed's
             // third writeback_iter() problem.
-            let mut room = self.state.inner.lock().ws.folio_room();
+            if self.room_hint == 0 {
+                let mut g = self.state.inner.lock();
+                g.ws.set_issued_to(self.unpublished);
+                self.room_hint = g.ws.folio_room();
+            }
+            let mut room = self.room_hint;
             if room == 0 {
                 // The folios queued so far may all belong to subrequests still
                 // being built: issue them, or nothing would ever free room.
@@ -197,6 +211,7 @@ impl Issuer<'_> {
                 self.tilers[0].flush(&mut sink);
                 self.tilers[1].flush(&mut sink);
                 room = self.state.inner.lock().ws.folio_room();
+                self.room_hint = room;
             }
             if room == 0 {
                 STATS.relocked.inc();
@@ -209,6 +224,7 @@ impl Issuer<'_> {
                 }) {
                     Some(f) => {
                         folio = f;
+                        self.room_hint = 0;
                         continue;
                     }
                     None => return Ok(()),
@@ -238,6 +254,7 @@ impl Issuer<'_> {
                     return Err(EIO);
                 }
             }
+            self.room_hint = self.room_hint.saturating_sub(1);
             STATS.folios.inc();
             let mut sink = Sink {
                 state: &self.state,
@@ -260,7 +277,7 @@ impl Issuer<'_> {
                 self.tilers[0].flush(&mut sink);
                 self.tilers[1].flush(&mut sink);
             }
-            self.state.inner.lock().ws.set_issued_to(pos + size);
+            self.unpublished = pos + size;
             return Ok(());
         }
     }
@@ -272,6 +289,7 @@ impl Issuer<'_> {
             req: &self.req,
             workers: self.workers,
         };
+        sink.state.inner.lock().ws.set_issued_to(self.unpublished);
         self.tilers[0].flush(&mut sink);
         self.tilers[1].flush(&mut sink);
         self.state.inner.lock().ws.all_queued();
@@ -372,6 +390,8 @@ pub(crate) fn writepages(
         req,
         tilers: [Tiler::new(0), Tiler::new(1)],
         workers: eng.async_upload.then(|| eng.issue_wq.queue()),
+        room_hint: 0,
+        unpublished: start as u64,
     };
     let mut upload_active = false;
     let mut next = Some(first);
