@@ -3,7 +3,8 @@
 # one boot, alternating the order every round. Prints one RNETFS-BENCH line
 # per run; bench.py on the host turns them into the report and the plot.
 #
-# Knobs in /mnt/run/bench.conf: ROUNDS, SCALE (1 = the full sizes), CACHES,
+# Knobs in /mnt/run/bench.conf: ROUNDS, SCALE (1 = the full sizes), CACHES
+# (9p modes loose and fscache; afs: kAFS on an OpenAFS volume in the guest),
 # WORKLOADS, ENGINES (c, rnetfs, and rnetfs with module parameters, e.g.
 # rnetfs+async_upload=0+max_inflight=2).
 . ./lib.sh
@@ -30,7 +31,7 @@ job() {
 
 # run ENGINE CACHE WORKLOAD ROUND [trace]
 run() {
-	local eng=$1 cache=$2 wl=$3 round=$4 traced=${5:-} dir=$MNT/bench
+	local eng=$1 cache=$2 wl=$3 round=$4 traced=${5:-} dir=$BASE/bench
 	rm -rf $dir; mkdir -p $dir; sync; echo 3 >/proc/sys/vm/drop_caches
 	local u0 c0 t0 s0 u1 c1 t1 s1 ub0 ub1 out
 	u0=$(up_count); c0=$(ca_count); ub0=$(stat_of upload_bytes)
@@ -73,8 +74,17 @@ order_of() {
 }
 
 for cache in $CACHES; do
-	if [ $cache = fscache ]; then start_cachefilesd || { fail bench-cachefilesd; continue; }; fi
-	mount_export $cache
+	BASE=$MNT
+	case $cache in
+	fscache) start_cachefilesd || { fail bench-cachefilesd; continue; } ;;
+	afs)
+		. ./afs.sh
+		BASE=/afs/bench
+		{ start_afs_server && afs_volume bench && afs_mount bench $BASE; } ||
+			{ fail bench-afs-setup; continue; }
+		;;
+	esac
+	[ $cache = afs ] || mount_export $cache
 	for round in $(seq 1 $ROUNDS); do
 		for eng in $(order_of $((round - 1))); do
 			engine $eng
@@ -89,7 +99,7 @@ for cache in $CACHES; do
 			run $eng $cache $wl traced 1 || fail bench-$eng-$cache-$wl-traced
 		done
 	done
-	umount_export
+	if [ $cache = afs ]; then umount $BASE; else umount_export; fi
 done
 unload_rnetfs
 pass bench-done
