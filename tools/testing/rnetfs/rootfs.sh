@@ -10,6 +10,10 @@ set -euo pipefail
 need_root
 
 PKGS=fio,stress-ng,procps,kmod,util-linux,coreutils,attr,acl,xfsprogs,e2fsprogs,iproute2,cachefilesd,keyutils,python3-minimal
+# kAFS against an OpenAFS server in the guest (guest/afs.sh); Depends only,
+# as debootstrap installs no Recommends (openafs-client recommends
+# openafs-modules-dkms, not wanted: the client is the kernel's kAFS).
+PKGS=$PKGS,openafs-fileserver,openafs-dbserver,openafs-client,openafs-krb5,kafs-client
 KEY=$( (echo "$PKGS"; cat "$T/guest/rnetfs-init" "$0") | sha256sum | cut -c1-12)
 DIR=$CACHE/rootfs-$KEY
 IMG=$DIR/root.img
