@@ -33,16 +33,16 @@ pub(crate) fn terminated(state: &Arc<RequestState>, sreq: ARef<Subrequest>, resu
     sreq.record_termination(result);
     trace::sreq(&sreq, SreqTrace::Terminated);
     let stream = sreq.stream_id();
+    // As netfs counts: every termination is "done", failures also "failed".
+    match stream {
+        Stream::Upload => STATS.upload_done.inc(),
+        Stream::Cache => STATS.cache_done.inc(),
+    }
     if result < 0 {
         trace::failure(&sreq, result as i32);
         match stream {
             Stream::Upload => STATS.upload_failed.inc(),
             Stream::Cache => STATS.cache_failed.inc(),
-        }
-    } else {
-        match stream {
-            Stream::Upload => STATS.upload_done.inc(),
-            Stream::Cache => STATS.cache_done.inc(),
         }
     }
     let need_retry = sreq.test_need_retry();
