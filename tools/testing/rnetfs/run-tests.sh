@@ -10,6 +10,10 @@
 #   RNETFS_KBUILD=DIR run-tests.sh ...     on a kernel built before (DIR holds
 #                                          arch/x86/boot/bzImage and
 #                                          fs/rnetfs/rnetfs.ko): no build, no lints
+#   RNETFS_LONG=1 run-tests.sh matrix ...  the long variants (the full fault
+#                                          matrix, longer stress)
+#   RNETFS_MATRIX_TRANSIENT="..." RNETFS_MATRIX_PERMANENT="..."
+#                                          the matrix's fault kinds
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -66,6 +70,13 @@ RUN=$OUT/guest
 rm -rf "$RUN" && mkdir -p "$RUN"
 cp -r "$T/guest" "$RUN/guest"
 cp "$KB/fs/rnetfs/rnetfs.ko" "$RUN/" || { record FAIL rnetfs.ko-missing; finish; }
+# The guest's environment: sourced by guest/main.sh.
+{
+	echo "RNETFS_LONG=${RNETFS_LONG:-0}"
+	for v in RNETFS_MATRIX_TRANSIENT RNETFS_MATRIX_PERMANENT; do
+		[ -n "${!v:-}" ] && echo "$v=$(printf %q "${!v}")"
+	done
+} >"$RUN/env"
 KBUILD=$KB ROOTFS_IMG=$IMG bash "$T/qemu.sh" "$RUN" "$SUITES" "${RNETFS_TIMEOUT:-2400}"
 while read -r status name why; do
 	record "$status" "$name" "$why"
