@@ -109,7 +109,12 @@ class Fsx:
         off, length = self.rand_range()
         data = self.rng.randbytes(length)
         self.note("write 0x%x+0x%x" % (off, length))
-        os.pwrite(self.fd, data, off)
+        done = 0
+        while done < length:
+            n = os.pwrite(self.fd, data[done:], off + done)
+            if n < length - done:
+                self.say("short write: %d of %d bytes at 0x%x" % (n, length - done, off + done))
+            done += n
         self.shadow_write(off, data)
 
     def op_read(self):

@@ -22,6 +22,18 @@ import random
 import sys
 
 
+def pwrite_all(fd, data, off):
+    """pwrite() until all of DATA is written: a write may legitimately
+    return short (memory cgroup pressure does it), which is reported."""
+    done = 0
+    while done < len(data):
+        n = os.pwrite(fd, data[done:], off + done)
+        if n < len(data) - done:
+            print("wtool: short write: %d of %d bytes at %#x" % (n, len(data) - done, off + done),
+                  file=sys.stderr, flush=True)
+        done += n
+
+
 def main():
     mode, target, ref, size, seed = sys.argv[1:6]
     size = int(size)
@@ -39,8 +51,8 @@ def main():
     os.ftruncate(fd, 0)
 
     def put(off, data):
-        os.pwrite(fd, data, off)
-        os.pwrite(rfd, data, off)
+        pwrite_all(fd, data, off)
+        pwrite_all(rfd, data, off)
 
     if mode == "seq":
         off = 0
@@ -124,7 +136,7 @@ def main():
             off = rng.randrange(0, size - 4096)
             data = rng.randbytes(rng.randrange(1, 4096))
             m[off:off + len(data)] = data
-            os.pwrite(rfd, data, off)
+            pwrite_all(rfd, data, off)
         m.flush()
         m.close()
     else:
@@ -162,7 +174,7 @@ def big(target, size, rng, flags):
     while off < size:
         block[0:8] = off.to_bytes(8, "little")
         chunk = bytes(block[:min(1 << 20, size - off)])
-        os.write(fd, chunk)
+        pwrite_all(fd, chunk, off)
         h.update(chunk)
         off += len(chunk)
     if "--fsync" in flags:

@@ -92,9 +92,10 @@ pressure() {
 	mkdir -p $cg
 	echo $((64 << 20)) >$cg/memory.max || return 1
 	echo 0 >$cg/memory.swap.max 2>/dev/null
-	out=$(sh -c "echo \$\$ >$cg/cgroup.procs && exec python3 ./wtool.py big $MNT/$p-pressure - $((256 << 20)) 17 --fsync")
+	out=$(sh -c "echo \$\$ >$cg/cgroup.procs && exec python3 ./wtool.py big $MNT/$p-pressure - $((256 << 20)) 17 --fsync" 2>/tmp/$p-pressure.err)
 	rc=$?
-	say "$p-pressure: wtool exit $rc: $out"
+	cat /tmp/$p-pressure.err >/dev/console
+	say "$p-pressure: wtool exit $rc: $out; $(grep -c 'short write' /tmp/$p-pressure.err) short write(2)s (completed by another call)"
 	say "$p-pressure: memory.events: $(tr '\n' ' ' <$cg/memory.events)"
 	say "$p-pressure: memory.peak $(cat $cg/memory.peak 2>/dev/null) $(grep -E '^(pgscan|pgsteal|file_writeback|file_dirty) ' $cg/memory.stat | tr '\n' ' ')"
 	local max oom
