@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # The fault matrix: fault kind x workload x streams, with rnetfs loaded.
 #
-#   kinds      none: control cells without a fault
+#   kinds      none: control cells without a fault, with rnetfs and with
+#              the C engine
 #              transient: $TRANSIENT (data must all arrive, retries counted)
 #              permanent: $PERMANENT (fsync/msync report the errno)
 #   workloads  seq random sparse mmap osync truncrace
@@ -47,14 +48,22 @@ wsize() {
 	esac
 }
 
-# run_workload WORKLOAD NAME ERRFILE: through wtool.py, fsync'ed (O_SYNC's
-# writes are 4 KiB random ones).
+# run_workload WORKLOAD NAME ERRFILE [SEED]: through wtool.py, fsync'ed
+# (O_SYNC's writes are 4 KiB random ones).
 run_workload() {
-	local w=$1 name=$2 err=$3 size mode flags=--fsync
+	local w=$1 name=$2 err=$3 seed=${4:-$((CELLS + 100))} size mode flags=--fsync
 	size=$(wsize $w)
 	mode=$w
 	[ $w = osync ] && { mode=random; flags="--fsync --osync"; }
-	python3 ./wtool.py $mode $MNT/$name $REF/$name $size $((CELLS + 100)) $flags 2>$err
+	python3 ./wtool.py $mode $MNT/$name $REF/$name $size $seed $flags 2>$err
+}
+
+# The server's copy as seen now through the run share (cache=none), which
+# the host's byte check will also compare after the run.
+server_same() {
+	cmp -s $RUN/export/$1 $2 && return 0
+	say "$1: the server's copy differs: size $(stat -c %s $RUN/export/$1), written $(stat -c %s $2)"
+	return 1
 }
 
 # Bytes of the files checked on the host in a cell.
@@ -75,7 +84,8 @@ cell_transient() {
 	local kind=$1 w=$2 s=$3 name i0 i1 r0 r1 rc=0 note=""
 	name=m-$s-$w-${kind%%:*}
 	[ "${kind#*:}" = retry ] && [ "$kind" != retry ] && name=$name-retry
-	i0=$(stat_of faults_injected); r0=$(stat_of retried)
+	local cf0 cf1
+	i0=$(stat_of faults_injected); r0=$(stat_of retried); cf0=$(stat_of cache_failed)
 	if [ $kind = none ]; then
 		set_fault off
 	else
@@ -83,20 +93,22 @@ cell_transient() {
 	fi
 	run_workload $w $name /tmp/$name.err || { cat /tmp/$name.err >/dev/console; rc=1; }
 	set_fault off
-	i1=$(stat_of faults_injected); r1=$(stat_of retried)
+	i1=$(stat_of faults_injected); r1=$(stat_of retried); cf1=$(stat_of cache_failed)
+	[ $((cf1 - cf0)) = 0 ] || note="cache_failed=$((cf1 - cf0))"
 	expect_same $name $REF/$name
 	no_writeback_left || rc=1
 	readable $MNT/$name || rc=1
 	cmp $MNT/$name $REF/$name || rc=1
+	server_same $name $REF/$name || { note="server differs"; rc=1; }
 	if [ $w = osync ]; then
 		note="O_SYNC: C writethrough path"
 	elif [ $kind = none ]; then
-		note="control: no fault"
+		note="control: no fault${note:+, $note}"
 	else
-		[ $((i1 - i0)) -gt 0 ] || { note="no fault injected"; rc=1; }
+		[ $((i1 - i0)) -gt 0 ] || { note="${note:+$note, }no fault injected"; rc=1; }
 		case $kind in
 		delay|reorder) ;;
-		*) [ $((r1 - r0)) -gt 0 ] || { note="$note no retry"; rc=1; } ;;
+		*) [ $((r1 - r0)) -gt 0 ] || { note="${note:+$note, }no retry"; rc=1; } ;;
 		esac
 	fi
 	record $name $([ $rc = 0 ] && echo PASS || echo FAIL) $((i1 - i0)) $((r1 - r0)) \
@@ -139,9 +151,30 @@ cell_permanent() {
 	cp $REF/$name-after $REF/$name
 	expect_same $name $REF/$name
 	no_writeback_left || rc=1
+	server_same $name-acked $REF/$name-acked || { note="$note, acked file differs on the server"; rc=1; }
+	server_same $name $REF/$name || { note="$note, rewritten file differs on the server"; rc=1; }
 	if [ $w != osync ] && [ $((i1 - i0)) = 0 ]; then note="$note no fault injected"; rc=1; fi
 	record $name $([ $rc = 0 ] && echo PASS || echo FAIL) $((i1 - i0)) $((r1 - r0)) \
 		$(bytes_of $REF/$name-acked $REF/$name) "$note"
+}
+
+# The C engine on a control cell's workload (rnetfs unloaded): its retries
+# (Retries ws) and cache write failures (CaWrOps wf) from netfs's stats.
+cell_c_control() {
+	local w=$1 s=$2 name rc=0 r0 r1 f0 f1
+	name=m-$s-$w-none-C
+	unload_rnetfs || return 1
+	r0=$(netfs_stat Retries ws); f0=$(netfs_stat CaWrOps wf)
+	run_workload $w $name /tmp/$name.err $3 || { cat /tmp/$name.err >/dev/console; rc=1; }
+	r1=$(netfs_stat Retries ws); f1=$(netfs_stat CaWrOps wf)
+	expect_same $name $REF/$name
+	no_writeback_left || rc=1
+	readable $MNT/$name || rc=1
+	cmp $MNT/$name $REF/$name || rc=1
+	server_same $name $REF/$name || rc=1
+	load_rnetfs || rc=1
+	record $name $([ $rc = 0 ] && echo PASS || echo FAIL) 0 $((r1 - r0)) \
+		$(bytes_of $REF/$name) "control: C engine, no fault, cache write failures $((f1 - f0))"
 }
 
 # cells STREAM: the cells of one stream, all or the short rotation.
@@ -164,7 +197,12 @@ cells() {
 				[ $w = $pick ] || continue
 			fi
 			say "--- matrix cell $s $kind $w"
-			if [[ " $PERMANENT " == *" $kind "* ]] && ! [[ " $TRANSIENT " == *" $kind "* ]]; then
+			if [ $kind = none ]; then
+				# Both engines on the same workload and seed.
+				local seed=$((CELLS + 100))
+				cell_transient none $w $s
+				cell_c_control $w $s $seed
+			elif [[ " $PERMANENT " == *" $kind "* ]] && ! [[ " $TRANSIENT " == *" $kind "* ]]; then
 				cell_permanent $kind $w $s
 			else
 				cell_transient $kind $w $s
