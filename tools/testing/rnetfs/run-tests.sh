@@ -13,8 +13,8 @@
 #                                          fs/rnetfs/rnetfs.ko): no build, no lints
 #   RNETFS_LONG=1 run-tests.sh matrix ...  the long variants (the full fault
 #                                          matrix, longer stress)
-#   RNETFS_MATRIX_TRANSIENT="..." RNETFS_MATRIX_PERMANENT="..."
-#                                          the matrix's fault kinds
+#   RNETFS_MATRIX_TRANSIENT=, _PERMANENT=, _WORKLOADS="..."
+#                                          the matrix's fault kinds, workloads
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -74,7 +74,7 @@ cp "$KB/fs/rnetfs/rnetfs.ko" "$RUN/" || { record FAIL rnetfs.ko-missing; finish;
 # The guest's environment: sourced by guest/main.sh.
 {
 	echo "RNETFS_LONG=${RNETFS_LONG:-0}"
-	for v in RNETFS_MATRIX_TRANSIENT RNETFS_MATRIX_PERMANENT; do
+	for v in RNETFS_MATRIX_TRANSIENT RNETFS_MATRIX_PERMANENT RNETFS_MATRIX_WORKLOADS; do
 		[ -n "${!v:-}" ] && echo "$v=$(printf %q "${!v}")"
 	done
 } >"$RUN/env"

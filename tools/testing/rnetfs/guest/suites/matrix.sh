@@ -25,7 +25,7 @@ FAULT=$DBG/fault
 LONG=${RNETFS_LONG:-0}
 TRANSIENT=${RNETFS_MATRIX_TRANSIENT:-"eagain:retry eio:retry eintr:retry short delay reorder"}
 PERMANENT=${RNETFS_MATRIX_PERMANENT:-"eio enospc edquot"}
-WORKLOADS="seq random sparse mmap osync truncrace"
+WORKLOADS=${RNETFS_MATRIX_WORKLOADS:-"seq random sparse mmap osync truncrace"}
 KB=$((1 << 10)) MB=$((1 << 20))
 CELLS=0 CELLS_FAILED=0 SKIPPED="" TOT_INJ=0 TOT_RETRY=0 TOT_BYTES=0
 
