@@ -4,16 +4,21 @@
 # The rnetfs test suite, from a fresh machine: install, build, host tests,
 # then the guest suites under QEMU. Ends with "N passed, N failed".
 #
-#   run-tests.sh [suite ...]     default: host kunit basic engine fscache faults afs
+#   run-tests.sh [suite ...]     default: host kunit basic engine fscache faults
+#                                afs stress matrix (short variants)
 #   RNETFS_CONFIG=debug run-tests.sh ...   on the debug kernel (lockdep, KASAN,
 #                                          kmemleak, DEBUG_VM, fault injection)
 #   RNETFS_KBUILD=DIR run-tests.sh ...     on a kernel built before (DIR holds
 #                                          arch/x86/boot/bzImage and
 #                                          fs/rnetfs/rnetfs.ko): no build, no lints
+#   RNETFS_LONG=1 run-tests.sh matrix ...  the long variants (the full fault
+#                                          matrix, longer stress)
+#   RNETFS_MATRIX_TRANSIENT=, _PERMANENT=, _WORKLOADS="..."
+#                                          the matrix's fault kinds, workloads
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-SUITES=${*:-host kunit basic engine fscache faults afs}
+SUITES=${*:-host kunit basic engine fscache faults afs stress matrix}
 OUT=${RNETFS_OUT:-$CACHE/runs/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
 # Runs hold the export's files (a guest-RAM-sized one among them): keep the
@@ -66,6 +71,13 @@ RUN=$OUT/guest
 rm -rf "$RUN" && mkdir -p "$RUN"
 cp -r "$T/guest" "$RUN/guest"
 cp "$KB/fs/rnetfs/rnetfs.ko" "$RUN/" || { record FAIL rnetfs.ko-missing; finish; }
+# The guest's environment: sourced by guest/main.sh.
+{
+	echo "RNETFS_LONG=${RNETFS_LONG:-0}"
+	for v in RNETFS_MATRIX_TRANSIENT RNETFS_MATRIX_PERMANENT RNETFS_MATRIX_WORKLOADS; do
+		[ -n "${!v:-}" ] && echo "$v=$(printf %q "${!v}")"
+	done
+} >"$RUN/env"
 KBUILD=$KB ROOTFS_IMG=$IMG bash "$T/qemu.sh" "$RUN" "$SUITES" "${RNETFS_TIMEOUT:-2400}"
 while read -r status name why; do
 	record "$status" "$name" "$why"

@@ -5,11 +5,15 @@ cd /mnt/run/guest || exit 1
 . ./lib.sh
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 suite=$(cat $RUN/suite)
+# Settings from the host (run-tests.sh writes them): RNETFS_LONG.
+if [ -f $RUN/env ]; then set -a; . $RUN/env; set +a; fi
 say "suite $suite on $(uname -r)"
 echo 1 >/proc/sys/kernel/hung_task_panic 2>/dev/null
 for s in $suite; do
 	if [ -f "suites/$s.sh" ]; then
+		t0=$(date +%s)
 		bash "suites/$s.sh"
+		say "suite $s took $(( $(date +%s) - t0 )) s"
 	else
 		fail "suite-$s" "no such suite"
 	fi

@@ -8,7 +8,8 @@ MODE: seq (1 MiB writes), random (4 KiB writes at random offsets over SIZE),
 sparse (64 KiB extents with holes), extend (growing appends of odd sizes),
 small (many small unaligned writes), mmap (stores through a shared
 mapping, then msync), truncate (writes, then shrinks and extends the file
-while it is dirty), files (TARGET and REF are directories: SIZE bytes over
+while it is dirty), truncrace (truncations racing with a thread that
+fsyncs in a loop, so with writeback in flight), files (TARGET and REF are directories: SIZE bytes over
 many small files), big (a deterministic pattern with no reference file:
 prints "sha256 size", for files larger than the guest's memory).
 The reference lives off 9p so that the host can compare the export's bytes
@@ -19,6 +20,18 @@ import mmap
 import os
 import random
 import sys
+
+
+def pwrite_all(fd, data, off):
+    """pwrite() until all of DATA is written: a write may legitimately
+    return short (memory cgroup pressure does it), which is reported."""
+    done = 0
+    while done < len(data):
+        n = os.pwrite(fd, data[done:], off + done)
+        if n < len(data) - done:
+            print("wtool: short write: %d of %d bytes at %#x" % (n, len(data) - done, off + done),
+                  file=sys.stderr, flush=True)
+        done += n
 
 
 def main():
@@ -38,8 +51,8 @@ def main():
     os.ftruncate(fd, 0)
 
     def put(off, data):
-        os.pwrite(fd, data, off)
-        os.pwrite(rfd, data, off)
+        pwrite_all(fd, data, off)
+        pwrite_all(rfd, data, off)
 
     if mode == "seq":
         off = 0
@@ -83,6 +96,38 @@ def main():
         os.ftruncate(fd, end + 65537)
         os.ftruncate(rfd, end + 65537)
         put(end + 65537 - 100, rng.randbytes(100))
+    elif mode == "truncrace":
+        # Truncations racing with writeback in flight: a second thread
+        # fsyncs in a loop while this one shrinks, rewrites and extends the
+        # file. Errors the syncer saw are reported at the end.
+        import threading
+        errors = []
+        stop = threading.Event()
+
+        def syncer():
+            while not stop.is_set():
+                try:
+                    os.fsync(fd)
+                except OSError as e:
+                    errors.append(e)
+
+        put(0, rng.randbytes(size))
+        th = threading.Thread(target=syncer)
+        th.start()
+        for _ in range(12):
+            cut = rng.randrange(size // 4, size)
+            os.ftruncate(fd, cut)
+            os.ftruncate(rfd, cut)
+            put(rng.randrange(0, cut), rng.randbytes(rng.randrange(1, 300000)))
+            end = os.fstat(rfd).st_size
+            put(end + rng.randrange(0, 100000), rng.randbytes(rng.randrange(1, 500000)))
+        stop.set()
+        th.join()
+        if errors and "--fsync" in flags:
+            try:
+                os.fsync(fd)
+            finally:
+                raise errors[0]
     elif mode == "mmap":
         os.ftruncate(fd, size)
         os.ftruncate(rfd, size)
@@ -91,7 +136,7 @@ def main():
             off = rng.randrange(0, size - 4096)
             data = rng.randbytes(rng.randrange(1, 4096))
             m[off:off + len(data)] = data
-            os.pwrite(rfd, data, off)
+            pwrite_all(rfd, data, off)
         m.flush()
         m.close()
     else:
@@ -129,7 +174,7 @@ def big(target, size, rng, flags):
     while off < size:
         block[0:8] = off.to_bytes(8, "little")
         chunk = bytes(block[:min(1 << 20, size - off)])
-        os.write(fd, chunk)
+        pwrite_all(fd, chunk, off)
         h.update(chunk)
         off += len(chunk)
     if "--fsync" in flags:

@@ -152,6 +152,88 @@ bad_input() {
 	load_rnetfs
 }
 
+# More bad input at the module boundary: each write to the fault file must
+# fail with EINVAL and leave the spec as it was; the stats file takes no
+# writes; bad module parameters fail insmod and leave the C engine in place.
+# With "empty": zero-length and whitespace-only writes, which must fail too
+# ("off" is how to turn faults off).
+bad_input_boundary() {
+	local rc=0 p
+	set_fault "upload=every:7:eagain:retry seed=9" || return 1
+	python3 - $FAULT $1 <<'PY' >/dev/console || rc=1
+import errno, os, sys
+fault = sys.argv[1]
+def spec():
+    return open(fault).read()
+before = spec()
+bad = [b"", b"\n", b"   \n"] if sys.argv[2:] == ["empty"] else [
+    b"upload=every:2:eio " * 20,                      # over-long (> 256 bytes)
+    b"seed=" + b"1" * 300,
+    b"upload=every:2:eio bogus=1", b"bogus", b"=", b"upload=", b"upload=every",
+    b"upload=every:2", b"upload=every:2:", b"upload=every:2:eio:retry:x",
+    b"upload=every:2:short:retry", b"request=every:1:short",
+    b"upload=nth:0:eio", b"upload=every:-1:eio", b"upload=percent:101:eio",
+    b"upload=every:18446744073709551616:eio", b"seed=-1", b"seed=x",
+    b"UPLOAD=every:2:eio", b"upload=sometimes:2:eio", b"upload=every:2:EIO",
+    b"upload=every:2:eio\0", b"upload=every:2:\xff\xfe", b"\xff",
+]
+rc = 0
+for b in bad:
+    fd = os.open(fault, os.O_WRONLY)
+    try:
+        n = os.write(fd, b)
+        if b:
+            print("RNETFS: bad input accepted: %r" % b[:60])
+            rc = 1
+        elif spec() != before:
+            print("RNETFS: a zero-length write changed the spec")
+            rc = 1
+    except OSError as e:
+        if e.errno != errno.EINVAL:
+            print("RNETFS: %r: %s (want EINVAL)" % (b[:60], e))
+            rc = 1
+    finally:
+        os.close(fd)
+    if spec() != before:
+        print("RNETFS: %r changed the spec to %r" % (b[:60], spec()))
+        rc = 1
+        open(fault, "w").write(before.split("#")[0])
+        before = spec()
+try:
+    with open(os.path.join(os.path.dirname(fault), "stats"), "w") as f:
+        f.write("writepages: 0\n")
+    print("RNETFS: the stats file took a write")
+    rc = 1
+except OSError as e:
+    print("RNETFS: stats write refused: %s" % e)
+sys.exit(rc)
+PY
+	set_fault off
+	[ "${1:-}" = empty ] && return $rc
+	unload_rnetfs
+	for p in max_inflight=abc max_inflight=-1 max_inflight=4294967296 max_retries=-1 \
+		max_retries=x filter_stride=-1 filter_stride=1x; do
+		if insmod $KO $p 2>/dev/null; then say "insmod $p accepted"; rmmod rnetfs; rc=1; fi
+		rnetfs_loaded && { say "rnetfs loaded after insmod $p"; rc=1; }
+	done
+	# The boot-time fault= parameter, where the module has it.
+	if modinfo -p $KO 2>/dev/null | grep -q "^fault:"; then
+		for p in fault=garbage fault=upload=every:0:eio; do
+			if insmod $KO "$p" 2>/dev/null; then say "insmod $p accepted"; rmmod rnetfs; rc=1; fi
+		done
+		if insmod $KO "fault=upload=every:5:eio"; then
+			grep -q "upload=every:5:eio" $FAULT || { say "fault= not applied: $(cat $FAULT)"; rc=1; }
+			rmmod rnetfs
+		else
+			say "insmod fault=upload=every:5:eio refused"; rc=1
+		fi
+	else
+		say "SKIP fault= module parameter: not in this module"
+	fi
+	load_rnetfs
+	return $rc
+}
+
 mount_export loose
 load_rnetfs || fail rnetfs-load
 t fault-eagain-every3-seq transient "upload=every:3:eagain:retry" seq $((16 << 20)) f-eagain-seq
@@ -170,6 +252,8 @@ t fault-permanent-edquot permanent "upload=nth:1:edquot" 122 f-perm-edquot
 t fault-cancelled-iteration cancelled_iteration
 t fault-request-enomem request_enomem
 t fault-bad-input bad_input
+t fault-bad-input-boundary bad_input_boundary
+t fault-bad-input-empty bad_input_boundary empty
 say "rnetfs stats:"; cat $DBG/stats >/dev/console
 unload_rnetfs
 umount_export
