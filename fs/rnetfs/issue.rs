@@ -295,6 +295,19 @@ impl Issuer<'_> {
         self.state.inner.lock().ws.all_queued();
         // The last completion may have raced ahead of `all_queued`.
         self.state.wake_collector(wq);
+        // Filesystems count on the server having every upload once
+        // writepages returns: 9p's setattr flushes with filemap_fdatawrite()
+        // alone and then truncates on the server, which an upload still on
+        // its way would undo (a synchronous issue_write made that true in
+        // the C engine). Uploads overlap while the issuer works; here they
+        // are waited for, retries included.
+        if self.workers.is_some() {
+            let mut g = self.state.inner.lock();
+            while g.ws.unanswered(0) > 0 {
+                STATS.upload_waits.inc();
+                self.state.progress.wait(&mut g);
+            }
+        }
     }
 }
 

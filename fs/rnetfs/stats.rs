@@ -84,6 +84,7 @@ stats! {
     retried: "Subrequests reissued (ws).",
     faults_injected: "Subrequests failed, shortened or held back by the fault injector.",
     issued_async: "Subrequests sent from an issue worker.",
+    upload_waits: "Waits at the end of writepages for uploads still unanswered.",
     held: "Subrequests the fault injector sent late (delayed or reordered).",
 }
 

@@ -136,6 +136,10 @@ impl Injector {
     /// Parses a spec (see the module documentation).
     pub(crate) fn parse(spec: &str) -> Result<Self, BadSpec> {
         let mut inj = Self::off();
+        // Nothing is not "off": an empty write must not clear a spec.
+        if spec.trim_ascii().is_empty() {
+            return Err(BadSpec);
+        }
         for tok in spec.split_ascii_whitespace() {
             if tok == "off" {
                 continue;

@@ -506,6 +506,19 @@ impl<S, F, const NS: usize, FB: FolioSlots<F>> WriteState<S, F, NS, FB> {
         })
     }
 
+    /// Subrequests of `stream` not yet answered for good: issued and in
+    /// flight, or waiting to be sent again.
+    pub(crate) fn unanswered(&self, stream: usize) -> usize {
+        self.streams.get(stream).map_or(0, |st| {
+            st.sreqs
+                .iter()
+                .filter(|e| {
+                    (e.issued() && e.state == SreqState::InFlight) || e.state == SreqState::NeedRetry
+                })
+                .count()
+        })
+    }
+
     /// The first subrequest of `stream` to send again.
     ///
     /// A subrequest that has had `max_attempts` retries without progress

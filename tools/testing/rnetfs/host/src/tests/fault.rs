@@ -53,6 +53,8 @@ fn fault_bad_specs_are_refused() {
         "upload=every:x:eio",
         "request=every:2:short",
         "request=every:2:delay",
+        "",
+        " \n ",
         "upload=every:2:reorder:retry",
         "upload=every:2:delay delay_ms=0",
         "upload=every:2:delay delay_ms=10001",
