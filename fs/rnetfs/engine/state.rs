@@ -513,7 +513,8 @@ impl<S, F, const NS: usize, FB: FolioSlots<F>> WriteState<S, F, NS, FB> {
             st.sreqs
                 .iter()
                 .filter(|e| {
-                    (e.issued() && e.state == SreqState::InFlight) || e.state == SreqState::NeedRetry
+                    (e.issued() && e.state == SreqState::InFlight)
+                        || e.state == SreqState::NeedRetry
                 })
                 .count()
         })
