@@ -117,10 +117,40 @@ pub(crate) fn issue_or_inject(
     if let Hold::Delay(ms) = hold {
         fsleep(Delta::from_millis(i64::from(ms)));
     }
+    if let Some(result) = send(sreq.clone(), stream, len) {
+        terminated(state, sreq, result);
+    }
+}
+
+/// Sends `sreq` with `len` bytes, cut at the file's current size; returns
+/// the result to give it back with if it was not sent.
+///
+/// The file may have been truncated since the subrequest was planned: 9p
+/// truncates on the server before the page cache, which waits for the
+/// folios under writeback. Bytes past the new end must not go out, or the
+/// server's file grows back with stale data. An upload cut short comes back
+/// short and the retryer asks again for the rest, which is then wholly past
+/// the end: nothing to write, it is done.
+pub(crate) fn send(sreq: ARef<Subrequest>, stream: usize, len: u64) -> Option<isize> {
+    let mut len = len;
+    if stream == 0 {
+        let eof = sreq.request().mapping().i_size().max(0) as u64;
+        let start = sreq.start();
+        if start >= eof {
+            STATS.past_eof.inc();
+            sreq.set_len(len);
+            return Some(len as isize);
+        }
+        if start + len > eof {
+            STATS.past_eof.inc();
+            len = eof - start;
+        }
+    }
     if sreq.issue(len).is_err() {
         trace::sreq(&sreq, SreqTrace::PrepFailed);
-        terminated(state, sreq, EIO.to_errno() as isize);
+        return Some(EIO.to_errno() as isize);
     }
+    None
 }
 
 /// The collector work item.

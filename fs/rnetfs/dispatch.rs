@@ -12,13 +12,11 @@
 //!
 //! The same workers send late what the fault injector holds back.
 
+use crate::collect;
 use crate::request::RequestState;
 use crate::stats::STATS;
 use kernel::{
-    netfs::{
-        request::Subrequest,
-        trace::{self, SreqTrace},
-    },
+    netfs::request::Subrequest,
     prelude::*,
     sync::{aref::ARef, Arc, CondVarTimeoutResult},
     time::{delay::fsleep, msecs_to_jiffies, Delta},
@@ -67,13 +65,12 @@ impl WorkItem for IssueWork {
             Hold::Delay(ms) => fsleep(Delta::from_millis(i64::from(ms))),
             Hold::Reorder => wait_for_later(&this.state, this.stream, this.seen),
         }
-        let (sreq, len) = (this.sreq.clone(), this.len);
+        let (sreq, stream, len) = (this.sreq.clone(), this.stream, this.len);
         drop(this);
-        if sreq.issue(len).is_err() {
-            trace::sreq(&sreq, SreqTrace::PrepFailed);
+        if let Some(result) = collect::send(sreq.clone(), stream, len) {
             // Through netfs, so that the collector is woken as for any
             // completion: a worker has no engine to wake it with.
-            Subrequest::terminate(sreq, EIO.to_errno() as isize);
+            Subrequest::terminate(sreq, result);
         }
     }
 }

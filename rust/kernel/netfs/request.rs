@@ -476,6 +476,14 @@ impl Subrequest {
         Ok(())
     }
 
+    /// Sets the length of a subrequest that will not be issued but given
+    /// back at once with [`Self::terminate`], so that the byte count it
+    /// reports is taken in full.
+    pub fn set_len(&self, len: u64) {
+        // SAFETY: Until issued, the subrequest is the engine's alone.
+        unsafe { (*self.as_raw()).len = len as usize };
+    }
+
     /// Gives the subrequest back with `result` (bytes or -errno) as its
     /// filesystem would: through `netfs_write_subrequest_terminated()`, so
     /// the completion reaches the engine's `subreq_terminated` like any
