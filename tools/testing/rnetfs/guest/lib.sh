@@ -103,6 +103,17 @@ start_cachefilesd() {
 	grep -q mycache /proc/fs/fscache/caches
 }
 
+stop_cachefilesd() {
+	local pid i
+	pid=$(pidof cachefilesd) || return 0
+	kill $pid
+	for i in $(seq 1 100); do
+		kill -0 $pid 2>/dev/null || break
+		sleep 0.2
+	done
+	! kill -0 $pid 2>/dev/null
+}
+
 # Cache I/O counted by cachefiles itself, whichever engine drove it:
 # fscache_io rd|wr
 fscache_io() { stats_kv /proc/fs/fscache/stats "IO " "$1"; }

@@ -218,17 +218,6 @@ fscache_server_view() {
 	return $rc
 }
 
-stop_cachefilesd() {
-	local pid i
-	pid=$(pidof cachefilesd) || return 0
-	kill $pid
-	for i in $(seq 1 100); do
-		kill -0 $pid 2>/dev/null || break
-		sleep 0.2
-	done
-	! kill -0 $pid 2>/dev/null
-}
-
 ta=$(date +%s)
 # A cache left by an earlier suite would serve the "server" re-reads.
 stop_cachefilesd
