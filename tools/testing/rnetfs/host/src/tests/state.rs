@@ -318,3 +318,29 @@ fn state_wakes_the_retryer_when_the_last_one_lands() {
     assert_eq!(rec.released, [(0, 1)]);
     assert_eq!(st.issued_to(), 0);
 }
+
+#[test]
+fn state_unanswered_counts_in_flight_and_awaiting_retry() {
+    let mut st = St::new(0, 3);
+    st.activate(0);
+    let mut rec = Rec::default();
+    st.push_folio(1, 8192).unwrap();
+    // Being built: not sent, so not waited for.
+    assert_eq!(st.add_sreq(0, 1, 0), Ok(()));
+    assert_eq!(st.unanswered(0), 0);
+    assert!(st.set_sreq_len(0, &1, 4096));
+    issue(&mut st, 0, 2, 4096, 4096);
+    assert_eq!(st.unanswered(0), 2);
+    // A transient failure is answered only once it has been sent again.
+    st.terminated(0, &1, -11, true);
+    st.collect(&mut rec);
+    assert_eq!(st.unanswered(0), 2);
+    st.terminated(0, &2, 4096, false);
+    assert_eq!(st.unanswered(0), 1);
+    let piece = st.retry_next(0).unwrap();
+    assert!(st.restart_sreq(0, piece.index, 3, 4096).is_ok());
+    assert_eq!(st.unanswered(0), 1);
+    st.terminated(0, &3, 4096, false);
+    assert_eq!(st.unanswered(0), 0);
+    assert_eq!(st.unanswered(7), 0);
+}
