@@ -21,6 +21,7 @@ use kernel::{
         request::{Stream, Subrequest},
         trace::{self, FolioTrace, RreqTrace, SreqTrace},
     },
+    page::PAGE_SIZE,
     prelude::*,
     sync::{aref::ARef, Arc},
     time::{delay::fsleep, Delta},
@@ -145,6 +146,18 @@ pub(crate) fn send(sreq: ARef<Subrequest>, stream: usize, len: u64) -> Option<is
             STATS.past_eof.inc();
             len = eof - start;
         }
+    } else {
+        // At the end of the file the cache may round its last block up over
+        // the folio's zeroed tail, as netfs's issuer lets it; else it leaves
+        // the partial block out, and a retry would not write it either.
+        let end = sreq.start() + len;
+        let tail = end % PAGE_SIZE as u64;
+        let room = if tail != 0 && end == sreq.request().i_size() {
+            PAGE_SIZE as u64 - tail
+        } else {
+            0
+        };
+        sreq.set_extendable_to(room);
     }
     if sreq.issue(len).is_err() {
         trace::sreq(&sreq, SreqTrace::PrepFailed);

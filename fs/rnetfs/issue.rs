@@ -40,6 +40,9 @@ struct Issuer<'q> {
     tilers: [Tiler<ARef<Subrequest>>; 2],
     /// Where uploads are sent from, if not from the issuer.
     workers: Option<&'q Queue>,
+    /// Whether any upload went to the workers: writepages then waits for
+    /// their answers before it returns.
+    async_used: bool,
     /// Folio queue room left the last time it was looked at: only the
     /// collector frees room, so there is at least this much minus what was
     /// pushed since, and the lock is taken again only when it runs out.
@@ -192,6 +195,38 @@ impl Issuer<'_> {
                 RequestState::end_unwritten(folio.start_writeback());
                 return Ok(());
             }
+            // Starting writeback on the last dirty folio clears the file's
+            // last dirty tag: from then on a flush of the whole file returns
+            // at once, and 9p's setattr goes on to truncate on the server. An
+            // upload still queued then would land after the truncation and
+            // regrow the file with stale bytes (and 9p's completion would
+            // write back a stale i_size). So every earlier upload is answered
+            // first, with the folio unlocked but still tagged, and the rest
+            // is sent from here, at once, as the C engine's synchronous
+            // issue does.
+            if self.workers.is_some() && upload.is_some() {
+                let first = (pos >> kernel::page::PAGE_SHIFT) as usize;
+                let last = ((pos + size - 1) >> kernel::page::PAGE_SHIFT) as usize;
+                if !mapping.dirty_outside(first, last) {
+                    STATS.last_drains.inc();
+                    self.workers = None;
+                    let (st, published) = (&self.state, self.unpublished);
+                    match folio.relock_later(mapping, || {
+                        let mut g = st.inner.lock();
+                        g.ws.set_issued_to(published);
+                        while g.ws.unanswered(0) > 0 {
+                            st.progress.wait(&mut g);
+                        }
+                    }) {
+                        Some(f) => {
+                            folio = f;
+                            self.room_hint = 0;
+                            continue;
+                        }
+                        None => return Ok(()),
+                    }
+                }
+            }
             // Throttle on the folio queue with the folio unlocked: the seed's
             // third writeback_iter() problem.
             if self.room_hint == 0 {
@@ -233,7 +268,7 @@ impl Issuer<'_> {
             if let Some(z) = zero_from {
                 folio.zero_segment(z as usize, size as usize);
             }
-            self.req.raise_i_size(i_size);
+            self.req.note_i_size(pos + size, i_size);
             trace::folio(
                 f,
                 match (upload.is_some(), cache.is_some()) {
@@ -301,7 +336,7 @@ impl Issuer<'_> {
         // its way would undo (a synchronous issue_write made that true in
         // the C engine). Uploads overlap while the issuer works; here they
         // are waited for, retries included.
-        if self.workers.is_some() {
+        if self.async_used {
             let mut g = self.state.inner.lock();
             while g.ws.unanswered(0) > 0 {
                 STATS.upload_waits.inc();
@@ -403,6 +438,7 @@ pub(crate) fn writepages(
         req,
         tilers: [Tiler::new(0), Tiler::new(1)],
         workers: eng.async_upload.then(|| eng.issue_wq.queue()),
+        async_used: eng.async_upload,
         room_hint: 0,
         unpublished: start as u64,
     };

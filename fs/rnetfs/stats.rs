@@ -85,6 +85,7 @@ stats! {
     faults_injected: "Subrequests failed, shortened or held back by the fault injector.",
     issued_async: "Subrequests sent from an issue worker.",
     upload_waits: "Waits at the end of writepages for uploads still unanswered.",
+    last_drains: "Waits before the last dirty folio for every upload to be answered.",
     past_eof: "Uploads cut or dropped at send time: the file was truncated meanwhile.",
     held: "Subrequests the fault injector sent late (delayed or reordered).",
 }

@@ -72,6 +72,29 @@ impl AddressSpace {
         unsafe { bindings::i_size_read(self.host()) }
     }
 
+    /// Whether a page outside `first..=last` (page indices) is tagged dirty.
+    ///
+    /// A folio handed out by `writeback_iter()` keeps its dirty tag until its
+    /// writeback starts, and `filemap_fdatawrite()` returns at once, without
+    /// waiting for writeback in progress, when no page is tagged dirty. So
+    /// for the last tagged folio, starting writeback is what lets a flush of
+    /// the whole file (9p's setattr) go on while earlier writes are still on
+    /// their way to the server.
+    pub fn dirty_outside(&self, first: usize, last: usize) -> bool {
+        const DIRTY: bindings::xa_mark_t = bindings::PAGECACHE_TAG_DIRTY;
+        // SAFETY: The mapping is valid by the type invariant; only the
+        // address of its page cache array is taken.
+        let xa = unsafe { &raw mut (*self.as_raw()).i_pages };
+        let found = |from: usize, to: usize| {
+            let mut index = from;
+            // SAFETY: `xa` is valid (see above). `xa_find()` takes the RCU
+            // read lock itself and only looks at marks; the entry it returns
+            // is compared with null, never dereferenced.
+            !unsafe { bindings::xa_find(xa, &mut index, to, DIRTY) }.is_null()
+        };
+        (last < usize::MAX && found(last + 1, usize::MAX)) || (first > 0 && found(0, first - 1))
+    }
+
     /// Records a writeback error, for `fsync()` and `close()` to report.
     pub fn set_error(&self, err: Error) {
         // SAFETY: The mapping is valid by the type invariant.

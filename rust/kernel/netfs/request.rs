@@ -226,13 +226,23 @@ impl WriteRequest {
         self.test_flag(bindings::NETFS_RREQ_UPLOAD_TO_SERVER)
     }
 
-    /// Raises the request's snapshot of the file size.
-    pub fn raise_i_size(&self, size: u64) {
+    /// Returns the request's snapshot of the file size.
+    pub fn i_size(&self) -> u64 {
+        // SAFETY: Written only by the issuer (see `note_i_size`); a racing
+        // reader sees one value or the other, both sizes the file had.
+        unsafe { (*self.as_raw()).i_size }
+    }
+
+    /// Updates the request's snapshot of the file size, `i_size`, for a
+    /// folio ending at `folio_end`, as netfs's issuer does: when the folio
+    /// reaches past the snapshot. The cache keys its rounding up of the
+    /// last block on it.
+    pub fn note_i_size(&self, folio_end: u64, i_size: u64) {
         // SAFETY: `i_size` is only written by the issuer, which is us.
         unsafe {
             let p = &raw mut (*self.as_raw()).i_size;
-            if size > *p {
-                *p = size;
+            if folio_end > *p {
+                *p = i_size;
             }
         }
     }
@@ -474,6 +484,19 @@ impl Subrequest {
             }
         }
         Ok(())
+    }
+
+    /// Tells the stream's `issue_write` that it may extend this subrequest
+    /// by up to `bytes` past its end: the rest of the last folio, zeroed
+    /// past the end of the file. cachefiles writes whole blocks and rounds
+    /// the last one up only if told so; otherwise it leaves the partial
+    /// block out and reports a short write.
+    pub fn set_extendable_to(&self, bytes: u64) {
+        let bytes = u32::try_from(bytes).unwrap_or(u32::MAX);
+        // SAFETY: The stream's submission-side fields belong to whoever
+        // issues on it: the issuer, or the retryer while the issuer is
+        // paused, which is the caller.
+        unsafe { (*self.stream()).submit_extendable_to = bytes };
     }
 
     /// Sets the length of a subrequest that will not be issued but given

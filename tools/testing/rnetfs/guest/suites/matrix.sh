@@ -185,14 +185,6 @@ cells() {
 		[ $kind = none ] || k=$((k + 1))
 		case " $SKIPPED " in *" ${kind%%:*} "*) continue ;; esac
 		for w in $WORKLOADS; do
-			# Known open bug: with the cache stream, a truncation racing
-			# writeback can leave stale bytes on the server with rnetfs
-			# (seen with no fault, ~1 run in 3); the full variant and
-			# RNETFS_MATRIX_WORKLOADS=truncrace still run it.
-			if [ "$LONG" != 1 ] && [ $s = cache ] && [ $w = truncrace ] &&
-				[ -z "${RNETFS_MATRIX_WORKLOADS:-}" ]; then
-				continue
-			fi
 			if [ $kind = none ]; then
 				# Control cells, no fault: the short variant runs
 				# the truncation race only.
