@@ -56,6 +56,13 @@ def fmt(xs, f="%.1f"):
 lines = []
 lines.append("rnetfs vs in-tree C netfs writeback, same guest boot, engines alternating per round")
 lines.append("host limit (same volume written on the host into the export): %s MiB/s" % host_limit)
+ceil = collections.defaultdict(list)
+for (cache, wl, eng), xs in runs.items():
+    if cache == "tmpfs":
+        ceil[wl] += [x["mibs"] for x in xs]
+if ceil:
+    lines.append("guest limit (same jobs on a guest tmpfs, no writeback), MiB/s: " + ", ".join(
+        "%s %s" % (wl, fmt(ceil[wl])) for wl in ("seq", "rand", "files", "mix") if wl in ceil))
 lines.append("")
 hdr = "%-8s %-6s | %-24s %-24s %-22s | %-22s %-22s %-22s | %-17s %-17s | %-19s %-19s" % (
     "cache", "wl", "C MiB/s", "rnetfs MiB/s", "ratio med [min-max]",

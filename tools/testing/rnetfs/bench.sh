@@ -11,6 +11,7 @@
 #   RNETFS_BENCH_CACHES=loose RNETFS_BENCH_WORKLOADS="seq mix" bench.sh
 #   RNETFS_BENCH_ENGINES="c rnetfs rnetfs+async_upload=0" bench.sh
 #                         (also rnetfs with module parameters)
+#   RNETFS_BENCH_CEILING=0 bench.sh   without the guest-tmpfs limit runs
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -34,6 +35,7 @@ SCALE=${RNETFS_BENCH_SCALE:-1}
 CACHES="${RNETFS_BENCH_CACHES:-loose fscache}"
 WORKLOADS="${RNETFS_BENCH_WORKLOADS:-seq rand files mix}"
 ENGINES="${RNETFS_BENCH_ENGINES:-c rnetfs}"
+CEILING=${RNETFS_BENCH_CEILING:-1}
 CONF
 RNETFS_GUEST_MEM=${RNETFS_GUEST_MEM:-2G} KBUILD=$KB ROOTFS_IMG=$IMG \
 	bash "$T/qemu.sh" "$RUN" bench "${RNETFS_TIMEOUT:-5400}"

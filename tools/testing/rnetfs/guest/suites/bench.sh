@@ -6,7 +6,7 @@
 # Knobs in /mnt/run/bench.conf: ROUNDS, SCALE (1 = the full sizes), CACHES
 # (9p modes loose and fscache; afs: kAFS on an OpenAFS volume in the guest),
 # WORKLOADS, ENGINES (c, rnetfs, and rnetfs with module parameters, e.g.
-# rnetfs+async_upload=0+max_inflight=2).
+# rnetfs+async_upload=0+max_inflight=2), CEILING (1: also on a guest tmpfs).
 . ./lib.sh
 ROUNDS=3 SCALE=1 CACHES="loose fscache" WORKLOADS="seq rand files mix" ENGINES="c rnetfs"
 [ -f $RUN/bench.conf ] && . $RUN/bench.conf
@@ -72,6 +72,20 @@ order_of() {
 	local n=${#e[@]} i
 	for i in $(seq 0 $((n - 1))); do echo -n "${e[$(((i + $1) % n))]} "; done
 }
+
+# The guest's own limit: the same jobs on a tmpfs, no writeback at all (the
+# cost of the copies and of fio under TCG), once per round.
+if [ "${CEILING:-1}" = 1 ]; then
+	BASE=/tmp/bench-ceiling
+	mkdir -p $BASE && mount -t tmpfs -o size=90% tmpfs $BASE
+	engine c
+	for round in $(seq 1 $ROUNDS); do
+		for wl in $WORKLOADS; do
+			run none tmpfs $wl $round || fail bench-tmpfs-$wl-$round
+		done
+	done
+	umount $BASE
+fi
 
 for cache in $CACHES; do
 	BASE=$MNT
