@@ -83,15 +83,19 @@ impl CollectSink<ARef<Subrequest>, WritebackFolio> for Scratch {
 /// Hands `sreq` (`len` bytes) to the filesystem or the cache, from a worker
 /// of `workers` if given, unless the fault injector decides otherwise: then
 /// it fails as a filesystem would fail it, only its first half goes out so
-/// that it comes back short, or it goes out late. Whoever calls this makes
-/// sure the collector runs afterwards.
+/// that it comes back short, or it goes out late.
+///
+/// Returns true if the subrequest was given back here, not through netfs
+/// (an injected failure, nothing left to send) and the collector must be
+/// woken by the caller: nothing else will wake it for this completion.
+#[must_use]
 pub(crate) fn issue_or_inject(
     state: &Arc<RequestState>,
     sreq: ARef<Subrequest>,
     stream: usize,
     len: u64,
     workers: Option<&Queue>,
-) {
+) -> bool {
     let (len, hold) = match crate::fault::decide(&state.fault, stream) {
         None => (len, Hold::None),
         Some(Fault::Short) if len > 1 => (len / 2, Hold::None),
@@ -102,13 +106,12 @@ pub(crate) fn issue_or_inject(
             if retry {
                 sreq.set_need_retry();
             }
-            terminated(state, sreq, -(errno as isize));
-            return;
+            return terminated(state, sreq, -(errno as isize));
         }
     };
     let sreq = match workers {
         Some(q) => match dispatch::queue(q, state, sreq, stream, len, hold) {
-            Ok(()) => return,
+            Ok(()) => return false,
             Err(sreq) => sreq,
         },
         None => sreq,
@@ -118,8 +121,9 @@ pub(crate) fn issue_or_inject(
     if let Hold::Delay(ms) = hold {
         fsleep(Delta::from_millis(i64::from(ms)));
     }
-    if let Some(result) = send(sreq.clone(), stream, len) {
-        terminated(state, sreq, result);
+    match send(sreq.clone(), stream, len) {
+        Some(result) => terminated(state, sreq, result),
+        None => false,
     }
 }
 
@@ -252,7 +256,7 @@ fn retry(state: &Arc<RequestState>, s: usize) {
         STATS.retried.inc();
         // The collector is running: it looks again after the retry. Sent
         // from here, in order, while the issuer is paused.
-        issue_or_inject(state, sreq, s, len, None);
+        let _ = issue_or_inject(state, sreq, s, len, None);
     }
     state.inner.lock().paused = false;
     trace::rreq(&req, RreqTrace::Unpause);

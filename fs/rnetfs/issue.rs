@@ -40,6 +40,8 @@ struct Issuer<'q> {
     tilers: [Tiler<ARef<Subrequest>>; 2],
     /// Where uploads are sent from, if not from the issuer.
     workers: Option<&'q Queue>,
+    /// The collector's queue.
+    collector: &'q Queue,
     /// Whether any upload went to the workers: writepages then waits for
     /// their answers before it returns.
     async_used: bool,
@@ -59,6 +61,7 @@ struct Sink<'a> {
     state: &'a Arc<RequestState>,
     req: &'a WriteRequest,
     workers: Option<&'a Queue>,
+    collector: &'a Queue,
 }
 
 impl Sink<'_> {
@@ -131,7 +134,11 @@ impl StreamSink<ARef<Subrequest>> for Sink<'_> {
         }
         // The cache is asynchronous already: only uploads go to workers.
         let workers = if stream == 0 { self.workers } else { None };
-        collect::issue_or_inject(self.state, sreq, stream, len, workers);
+        if collect::issue_or_inject(self.state, sreq, stream, len, workers) {
+            // Given back without netfs, which wakes the collector for any
+            // other completion; the issuer may wait for it next.
+            self.state.wake_collector(self.collector);
+        }
     }
 }
 
@@ -242,6 +249,7 @@ impl Issuer<'_> {
                     state: &self.state,
                     req: &self.req,
                     workers: self.workers,
+                    collector: self.collector,
                 };
                 self.tilers[0].flush(&mut sink);
                 self.tilers[1].flush(&mut sink);
@@ -295,6 +303,7 @@ impl Issuer<'_> {
                 state: &self.state,
                 req: &self.req,
                 workers: self.workers,
+                collector: self.collector,
             };
             if flush_upload {
                 self.tilers[0].flush(&mut sink);
@@ -323,6 +332,7 @@ impl Issuer<'_> {
             state: &self.state,
             req: &self.req,
             workers: self.workers,
+            collector: self.collector,
         };
         sink.state.inner.lock().ws.set_issued_to(self.unpublished);
         self.tilers[0].flush(&mut sink);
@@ -438,6 +448,7 @@ pub(crate) fn writepages(
         req,
         tilers: [Tiler::new(0), Tiler::new(1)],
         workers: eng.async_upload.then(|| eng.issue_wq.queue()),
+        collector: eng.wq.queue(),
         async_used: eng.async_upload,
         room_hint: 0,
         unpublished: start as u64,
