@@ -102,7 +102,7 @@ lines.append("cache subrequests per run (C/rnetfs, median): " + ", ".join(
     "%s/%s %d/%d" % (k[0], k[1], med([x["ca"] for x in runs[(k[0], k[1], "c")]]),
                      med([x["ca"] for x in runs.get((k[0], k[1], "rnetfs"), [])] or [0]))
     for k in sorted(runs) if k[2] == "c" and k[0] == "fscache"))
-others = sorted({k[2] for k in runs} - {"c", "rnetfs"})
+others = sorted({k[2] for k in runs} - {"c", "rnetfs", "none"})
 for eng in others:
     lines.append("")
     lines.append("%s vs C (same rounds):" % eng)
