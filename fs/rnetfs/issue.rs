@@ -15,7 +15,7 @@ use crate::engine::{
     tile::{Limits, StreamSink, Tiler},
 };
 use crate::fault;
-use crate::request::{RequestState, NF};
+use crate::request::{RequestState, NF_MIN};
 use crate::stats::STATS;
 use crate::{collect, Rnetfs};
 use kernel::{
@@ -409,6 +409,7 @@ pub(crate) fn writepages(
     }
     let state = match RequestState::new(
         start as u64,
+        mapping.nr_pages(),
         eng.max_inflight,
         eng.max_attempts,
         eng.debugfs.fault.clone(),
@@ -473,4 +474,4 @@ pub(crate) fn writepages(
     iter.finish()
 }
 
-const _: () = assert!(NF * 4096 >= 511976);
+const _: () = assert!(NF_MIN * 4096 >= 511976);

@@ -29,15 +29,19 @@ pub(crate) const NS: usize = 8;
 /// [`NS`] full 9p subrequests (511976 bytes) of 4 KiB folios, so that the
 /// in-flight window, not the folio queue, bounds a sequential flush.
 pub(crate) const NF: usize = 1024;
+/// The smallest folio queue: one full 9p subrequest of 4 KiB folios. A
+/// request gets a queue of the file's cached pages within [`NF_MIN`, `NF`],
+/// rather than setting up 1024 slots for every small file.
+pub(crate) const NF_MIN: usize = 128;
 
 /// Heap slots for the folio queue: [`NF`] entries must not be built on the
 /// stack of `writepages`.
 pub(crate) struct FolioSlots(KVec<Option<(WritebackFolio, u64)>>);
 
 impl FolioSlots {
-    fn new() -> Result<Self> {
-        let mut v = KVec::with_capacity(NF, GFP_KERNEL)?;
-        for _ in 0..NF {
+    fn new(n: usize) -> Result<Self> {
+        let mut v = KVec::with_capacity(n, GFP_KERNEL)?;
+        for _ in 0..n {
             v.push(None, GFP_KERNEL)?;
         }
         Ok(Self(v))
@@ -114,19 +118,22 @@ impl WorkItem for RequestState {
 }
 
 impl RequestState {
-    /// Allocates the state for a request starting at `start`.
+    /// Allocates the state for a request starting at `start`, with a folio
+    /// queue for `nf` folios (clamped to [`NF_MIN`, `NF`]).
     ///
     /// Not inlined: the state is built on the stack before it moves to the
     /// heap, and that frame must not stay on the stack of `writepages`.
     #[inline(never)]
     pub(crate) fn new(
         start: u64,
+        nf: usize,
         max_inflight: usize,
         max_attempts: u32,
         fault: crate::fault::SharedInjector,
     ) -> Result<Arc<Self>> {
-        let slots = FolioSlots::new()?;
-        let folios = KVec::with_capacity(NF, GFP_KERNEL)?;
+        let nf = nf.clamp(NF_MIN, NF);
+        let slots = FolioSlots::new(nf)?;
+        let folios = KVec::with_capacity(nf, GFP_KERNEL)?;
         let sreqs = KVec::with_capacity(2 * NS, GFP_KERNEL)?;
         Arc::pin_init(
             try_pin_init!(Self {

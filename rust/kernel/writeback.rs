@@ -72,6 +72,15 @@ impl AddressSpace {
         unsafe { bindings::i_size_read(self.host()) }
     }
 
+    /// Returns the number of pages in the page cache, as last seen: an upper
+    /// bound on the folios writeback may find dirty now, to size queues by.
+    pub fn nr_pages(&self) -> usize {
+        // SAFETY: The mapping is valid by the type invariant. `nrpages` is
+        // updated under the page cache lock; a racing read is a plain
+        // `READ_ONCE()` of a word, as `mapping_empty()` and friends do.
+        unsafe { core::ptr::read_volatile(&raw const (*self.as_raw()).nrpages) }
+    }
+
     /// Whether a page outside `first..=last` (page indices) is tagged dirty.
     ///
     /// A folio handed out by `writeback_iter()` keeps its dirty tag until its
