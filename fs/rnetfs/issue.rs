@@ -15,7 +15,7 @@ use crate::engine::{
     tile::{Limits, StreamSink, Tiler},
 };
 use crate::fault;
-use crate::request::{RequestState, NF_MIN};
+use crate::request::{Inner, RequestState, NF_MIN};
 use crate::stats::STATS;
 use crate::{collect, Rnetfs};
 use kernel::{
@@ -143,6 +143,29 @@ impl StreamSink<ARef<Subrequest>> for Sink<'_> {
 }
 
 impl Issuer<'_> {
+    /// Room left in the folio queue, issuing what is being built if there
+    /// is none: the folios queued so far may all belong to subrequests
+    /// still being built, and nothing would ever free room.
+    fn room(&mut self) -> usize {
+        if self.room_hint == 0 {
+            let mut g = self.state.inner.lock();
+            g.ws.set_issued_to(self.unpublished);
+            self.room_hint = g.ws.folio_room();
+        }
+        if self.room_hint == 0 {
+            let mut sink = Sink {
+                state: &self.state,
+                req: &self.req,
+                workers: self.workers,
+                collector: self.collector,
+            };
+            self.tilers[0].flush(&mut sink);
+            self.tilers[1].flush(&mut sink);
+            self.room_hint = self.state.inner.lock().ws.folio_room();
+        }
+        self.room_hint
+    }
+
     /// Writes one folio; returns `Ok(false)` if it was truncated while the
     /// issuer waited for room.
     fn write_folio(&mut self, mapping: &AddressSpace, mut folio: LockedFolio<'_>) -> Result {
@@ -211,67 +234,31 @@ impl Issuer<'_> {
             // first, with the folio unlocked but still tagged, and the rest
             // is sent from here, at once, as the C engine's synchronous
             // issue does.
-            if self.workers.is_some() && upload.is_some() {
-                let first = (pos >> kernel::page::PAGE_SHIFT) as usize;
-                let last = ((pos + size - 1) >> kernel::page::PAGE_SHIFT) as usize;
-                if !mapping.dirty_outside(first, last) {
-                    STATS.last_drains.inc();
-                    self.workers = None;
-                    let (st, published) = (&self.state, self.unpublished);
-                    match folio.relock_later(mapping, || {
-                        let mut g = st.inner.lock();
-                        g.ws.set_issued_to(published);
-                        while g.ws.unanswered(0) > 0 {
-                            st.progress.wait(&mut g);
-                        }
-                    }) {
-                        Some(f) => {
-                            folio = f;
-                            self.room_hint = 0;
-                            continue;
-                        }
-                        None => return Ok(()),
-                    }
-                }
-            }
-            // Throttle on the folio queue with the folio unlocked: the seed's
-            // third writeback_iter() problem.
-            if self.room_hint == 0 {
-                let mut g = self.state.inner.lock();
-                g.ws.set_issued_to(self.unpublished);
-                self.room_hint = g.ws.folio_room();
-            }
-            let mut room = self.room_hint;
-            if room == 0 {
-                // The folios queued so far may all belong to subrequests still
-                // being built: issue them, or nothing would ever free room.
-                let mut sink = Sink {
-                    state: &self.state,
-                    req: &self.req,
-                    workers: self.workers,
-                    collector: self.collector,
-                };
-                self.tilers[0].flush(&mut sink);
-                self.tilers[1].flush(&mut sink);
-                room = self.state.inner.lock().ws.folio_room();
-                self.room_hint = room;
-            }
-            if room == 0 {
+            let ready: Option<fn(&Inner) -> bool> = if self.workers.is_some()
+                && upload.is_some()
+                && !mapping.dirty_outside(
+                    (pos >> kernel::page::PAGE_SHIFT) as usize,
+                    ((pos + size - 1) >> kernel::page::PAGE_SHIFT) as usize,
+                ) {
+                STATS.last_drains.inc();
+                self.workers = None;
+                Some(|g| g.ws.unanswered(0) == 0)
+            } else if self.room() == 0 {
+                // Throttle on the folio queue with the folio unlocked: the
+                // seed's third writeback_iter() problem.
                 STATS.relocked.inc();
-                let st = &self.state;
-                match folio.relock_later(mapping, || {
-                    let mut g = st.inner.lock();
-                    while g.ws.folio_room() == 0 {
-                        st.progress.wait(&mut g);
-                    }
-                }) {
-                    Some(f) => {
-                        folio = f;
-                        self.room_hint = 0;
-                        continue;
-                    }
-                    None => return Ok(()),
-                }
+                Some(|g| g.ws.folio_room() > 0)
+            } else {
+                None
+            };
+            if let Some(ready) = ready {
+                let Some(f) = wait_unlocked(folio, mapping, &self.state, self.unpublished, ready)
+                else {
+                    return Ok(());
+                };
+                folio = f;
+                self.room_hint = 0;
+                continue;
             }
             if let Some(z) = zero_from {
                 folio.zero_segment(z as usize, size as usize);
@@ -354,6 +341,25 @@ impl Issuer<'_> {
             }
         }
     }
+}
+
+/// Waits with `folio` unlocked until `ready` holds of the request's state,
+/// then relocks it; `None` if it was truncated meanwhile. The issuer's
+/// position is published first, so that the collector is never held up.
+fn wait_unlocked<'a>(
+    folio: LockedFolio<'a>,
+    mapping: &AddressSpace,
+    state: &RequestState,
+    issued_to: u64,
+    ready: impl Fn(&Inner) -> bool,
+) -> Option<LockedFolio<'a>> {
+    folio.relock_later(mapping, || {
+        let mut g = state.inner.lock();
+        g.ws.set_issued_to(issued_to);
+        while !ready(&g) {
+            state.progress.wait(&mut g);
+        }
+    })
 }
 
 /// The next folio to write back.
