@@ -22,6 +22,15 @@ from wtool import manifest  # noqa: E402
 log, export = sys.argv[1], sys.argv[2]
 results = []
 text = open(log, "rb").read().decode("utf-8", "replace")
+# Failures the guest also wrote to the run share (guest/lib.sh fail()):
+# those whose console line was cut by a kernel message are still counted.
+failed_file = os.path.join(os.path.dirname(os.path.abspath(log)), "results", "failed.txt")
+shared_failures = []
+if os.path.exists(failed_file):
+    for entry in open(failed_file, "rb").read().decode("utf-8", "replace").splitlines():
+        if entry.strip():
+            name, _, why = entry.strip().partition(" ")
+            shared_failures.append((name, why))
 for line in text.splitlines():
     m = re.search(r"RNETFS-RESULT (PASS|FAIL) (\S+)(.*)", line)
     if m:
@@ -64,6 +73,11 @@ for line in text.splitlines():
                 results.append(("PASS", name, ""))
         except OSError as e:
             results.append(("FAIL", name, str(e)))
+seen = {name for status, name, _ in results if status == "FAIL"}
+for name, why in shared_failures:
+    if name not in seen:
+        seen.add(name)
+        results.append(("FAIL", name, (why + " " if why else "") + "(console line lost)"))
 failed = 0
 for status, name, why in results:
     print(f"{status} {name} {why}".rstrip())

@@ -11,7 +11,12 @@ mkdir -p $REF
 
 say() { echo "RNETFS: $*" >/dev/console; }
 pass() { echo "RNETFS-RESULT PASS $1" >/dev/console; }
-fail() { echo "RNETFS-RESULT FAIL $1 ${2:-}" >/dev/console; }
+# A failure is also written to the run share: a kernel message can cut a
+# console line, and a lost FAIL line must not read as a pass.
+fail() {
+	echo "RNETFS-RESULT FAIL $1 ${2:-}" >/dev/console
+	echo "$1 ${2:-}" >>$RUN/results/failed.txt
+}
 
 # The 9p export under test, with the page cache, so buffered writeback
 # (netfs_writepages) is used.
