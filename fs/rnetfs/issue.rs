@@ -166,13 +166,80 @@ impl Issuer<'_> {
         self.room_hint
     }
 
-    /// Writes one folio; returns `Ok(false)` if it was truncated while the
-    /// issuer waited for room.
+    /// Sends what the upload tiler is building, from here, and waits until
+    /// every upload is answered, retries included.
+    ///
+    /// Called with the file's last dirty folio locked and still tagged
+    /// dirty, before its writeback starts: see [`Issuer::write_folio`].
+    fn settle_uploads(&mut self) {
+        let mut sink = Sink {
+            state: &self.state,
+            req: &self.req,
+            workers: None,
+            collector: self.collector,
+        };
+        self.tilers[0].flush(&mut sink);
+        let mut g = self.state.inner.lock();
+        g.ws.set_issued_to(self.unpublished);
+        while g.ws.unanswered(0) > 0 {
+            STATS.upload_waits.inc();
+            self.state.progress.wait(&mut g);
+        }
+    }
+
+    /// Ends a folio that has nothing to write, settling the uploads first
+    /// if it is the file's last dirty one.
+    fn skip_folio(&mut self, folio: LockedFolio<'_>, last: bool) {
+        if last {
+            self.settle_uploads();
+        }
+        RequestState::end_unwritten(folio.start_writeback());
+    }
+
+    /// Writes one folio.
+    ///
+    /// Starting writeback on the file's last dirty folio clears the file's
+    /// last dirty tag: from then on a flush of the whole file returns at
+    /// once, and 9p's setattr goes on to truncate on the server. An upload
+    /// still on its way then could land after the truncation and regrow the
+    /// file with stale bytes (and 9p's completion could write back a stale
+    /// `i_size`). So the last dirty folio's writeback starts only once every
+    /// upload, its own included, has been answered: earlier ones are waited
+    /// for with the folio unlocked but still tagged; its own bytes go out
+    /// with it locked, which keeps them stable and truncation out. Until
+    /// then a flush finds the tag, enters writepages and waits for this
+    /// request on the writeback lock. The C engine starts writeback first
+    /// and leaves that window open.
     fn write_folio(&mut self, mapping: &AddressSpace, mut folio: LockedFolio<'_>) -> Result {
         loop {
             let f = folio.folio();
             let pos = f.pos() as u64;
             let size = f.size() as u64;
+            let last = !mapping.dirty_outside(
+                (pos >> kernel::page::PAGE_SHIFT) as usize,
+                ((pos + size - 1) >> kernel::page::PAGE_SHIFT) as usize,
+            );
+            let ready: Option<fn(&Inner) -> bool> =
+                if last && self.state.inner.lock().ws.unanswered(0) > 0 {
+                    STATS.last_drains.inc();
+                    Some(|g| g.ws.unanswered(0) == 0)
+                } else if self.room() == 0 {
+                    // Throttle on the folio queue with the folio unlocked: the
+                    // seed's third writeback_iter() problem.
+                    STATS.relocked.inc();
+                    Some(|g| g.ws.folio_room() > 0)
+                } else {
+                    None
+                };
+            if let Some(ready) = ready {
+                let Some(f) = wait_unlocked(folio, mapping, &self.state, self.unpublished, ready)
+                else {
+                    return Ok(());
+                };
+                folio = f;
+                self.room_hint = 0;
+                continue;
+            }
             let private = netfs::folio_private(&folio);
             if private != FolioPrivate::CopyToCache {
                 self.req.begin_writeback();
@@ -201,7 +268,7 @@ impl Issuer<'_> {
                 pr_warn!("rnetfs: dirty folio not uptodate at {pos:#x}, not written\n");
                 STATS.not_uptodate.inc();
                 mapping.set_error(EIO);
-                RequestState::end_unwritten(folio.start_writeback());
+                self.skip_folio(folio, last);
                 return Ok(());
             }
             let plan = plan_folio(&info, avail);
@@ -217,48 +284,13 @@ impl Issuer<'_> {
             } = plan
             else {
                 trace::folio(f, FolioTrace::CancelStore);
-                RequestState::end_unwritten(folio.start_writeback());
+                self.skip_folio(folio, last);
                 return Ok(());
             };
             if upload.is_none() && cache.is_none() {
                 trace::folio(f, FolioTrace::CancelStore);
-                RequestState::end_unwritten(folio.start_writeback());
+                self.skip_folio(folio, last);
                 return Ok(());
-            }
-            // Starting writeback on the last dirty folio clears the file's
-            // last dirty tag: from then on a flush of the whole file returns
-            // at once, and 9p's setattr goes on to truncate on the server. An
-            // upload still queued then would land after the truncation and
-            // regrow the file with stale bytes (and 9p's completion would
-            // write back a stale i_size). So every earlier upload is answered
-            // first, with the folio unlocked but still tagged, and the rest
-            // is sent from here, at once, as the C engine's synchronous
-            // issue does.
-            let ready: Option<fn(&Inner) -> bool> = if self.workers.is_some()
-                && upload.is_some()
-                && !mapping.dirty_outside(
-                    (pos >> kernel::page::PAGE_SHIFT) as usize,
-                    ((pos + size - 1) >> kernel::page::PAGE_SHIFT) as usize,
-                ) {
-                STATS.last_drains.inc();
-                self.workers = None;
-                Some(|g| g.ws.unanswered(0) == 0)
-            } else if self.room() == 0 {
-                // Throttle on the folio queue with the folio unlocked: the
-                // seed's third writeback_iter() problem.
-                STATS.relocked.inc();
-                Some(|g| g.ws.folio_room() > 0)
-            } else {
-                None
-            };
-            if let Some(ready) = ready {
-                let Some(f) = wait_unlocked(folio, mapping, &self.state, self.unpublished, ready)
-                else {
-                    return Ok(());
-                };
-                folio = f;
-                self.room_hint = 0;
-                continue;
             }
             if let Some(z) = zero_from {
                 folio.zero_segment(z as usize, size as usize);
@@ -272,6 +304,22 @@ impl Issuer<'_> {
                     _ => FolioTrace::StoreCopy,
                 },
             );
+            let mut sink = Sink {
+                state: &self.state,
+                req: &self.req,
+                workers: self.workers,
+                collector: self.collector,
+            };
+            if flush_upload {
+                self.tilers[0].flush(&mut sink);
+            }
+            if last {
+                if let Some(s) = upload {
+                    self.tilers[0].add(&mut sink, s.pos, s.len, to_eof);
+                }
+                STATS.last_locked.inc();
+                self.settle_uploads();
+            }
             let wb = folio.start_writeback();
             {
                 let mut g = self.state.inner.lock();
@@ -292,14 +340,13 @@ impl Issuer<'_> {
                 workers: self.workers,
                 collector: self.collector,
             };
-            if flush_upload {
-                self.tilers[0].flush(&mut sink);
-            }
             if flush_cache {
                 self.tilers[1].flush(&mut sink);
             }
-            if let Some(s) = upload {
-                self.tilers[0].add(&mut sink, s.pos, s.len, to_eof);
+            if !last {
+                if let Some(s) = upload {
+                    self.tilers[0].add(&mut sink, s.pos, s.len, to_eof);
+                }
             }
             if let Some(s) = cache {
                 self.tilers[1].add(&mut sink, s.pos, s.len, to_eof);

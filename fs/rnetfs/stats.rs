@@ -84,8 +84,9 @@ stats! {
     retried: "Subrequests reissued (ws).",
     faults_injected: "Subrequests failed, shortened or held back by the fault injector.",
     issued_async: "Subrequests sent from an issue worker.",
-    upload_waits: "Waits at the end of writepages for uploads still unanswered.",
-    last_drains: "Waits before the last dirty folio for every upload to be answered.",
+    upload_waits: "Waits for uploads still unanswered (end of writepages, last dirty folio).",
+    last_drains: "Waits, with the last dirty folio unlocked, for earlier uploads.",
+    last_locked: "Last dirty folios uploaded before their writeback started.",
     past_eof: "Uploads cut or dropped at send time: the file was truncated meanwhile.",
     held: "Subrequests the fault injector sent late (delayed or reordered).",
 }

@@ -37,7 +37,12 @@ fi
 #              force the ext4 of rofs/r or rofs/c read-only (trigger_fs_error),
 #              even with files open for writing: one each for two engines
 SMALL=${RNETFS_SMALL_EXPORT_SIZE:-48m}
-mkdir -p "$RUN/small" "$RUN/small-after" "$RUN/rofs" "$RUN/rofs-after" "$RUN/requests"
+# The "slow" export is a server whose writes QEMU throttles (reads, setattr
+# and the rest are not): a TWRITE stays at the server long enough for a
+# TSETATTR sent after it to overtake it, so the races between writeback and
+# truncation that a fast server hides happen there.
+SLOW_BPS=${RNETFS_SLOW_EXPORT_BPS:-8388608}
+mkdir -p "$RUN/slow" "$RUN/small" "$RUN/small-after" "$RUN/rofs" "$RUN/rofs-after" "$RUN/requests"
 
 log "booting guest (suite $SUITE, timeout ${TIMEOUT}s)"
 set +e
@@ -96,6 +101,8 @@ unshare -m --propagation private bash -c '
 	-virtfs local,path="$RUN",mount_tag=run,security_model=none,id=run \
 	-virtfs local,path="$RUN/export",mount_tag=export,security_model=none,id=export \
 	-virtfs local,path="$RUN/small",mount_tag=small,security_model=none,id=small \
+	-fsdev local,path="$RUN/slow",security_model=none,id=slow,throttling.bps-write="$SLOW_BPS" \
+	-device virtio-9p-pci,fsdev=slow,mount_tag=slow \
 	-virtfs local,path="$RUN/rofs",mount_tag=rofs,security_model=none,id=rofs,multidevs=remap \
 	${RNETFS_QEMU_EXTRA:-} >"$RUN/console.log" 2>&1 </dev/null
 rc=$?

@@ -74,7 +74,7 @@ cp "$KB/fs/rnetfs/rnetfs.ko" "$RUN/" || { record FAIL rnetfs.ko-missing; finish;
 # The guest's environment: sourced by guest/main.sh.
 {
 	echo "RNETFS_LONG=${RNETFS_LONG:-0}"
-	for v in RNETFS_MATRIX_TRANSIENT RNETFS_MATRIX_PERMANENT RNETFS_MATRIX_WORKLOADS; do
+	for v in RNETFS_MATRIX_TRANSIENT RNETFS_MATRIX_PERMANENT RNETFS_MATRIX_WORKLOADS RNETFS_SLOW_RUNS; do
 		[ -n "${!v:-}" ] && echo "$v=$(printf %q "${!v}")"
 	done
 } >"$RUN/env"

@@ -9,7 +9,8 @@ sparse (64 KiB extents with holes), extend (growing appends of odd sizes),
 small (many small unaligned writes), mmap (stores through a shared
 mapping, then msync), truncate (writes, then shrinks and extends the file
 while it is dirty), truncrace (truncations racing with a thread that
-fsyncs in a loop, so with writeback in flight), files (TARGET and REF are directories: SIZE bytes over
+fsyncs in a loop, so with writeback in flight), truncsync (truncations
+into the dirty tail while an fsync of it is on its way), files (TARGET and REF are directories: SIZE bytes over
 many small files), big (a deterministic pattern with no reference file:
 prints "sha256 size", for files larger than the guest's memory).
 The reference lives off 9p so that the host can compare the export's bytes
@@ -128,6 +129,41 @@ def main():
                 os.fsync(fd)
             finally:
                 raise errors[0]
+    elif mode == "truncsync":
+        # A truncation into the dirty tail of the file while an fsync of
+        # that tail is on its way: the race of a setattr overtaking the
+        # last upload, aimed at. Each new tail starts past a hole, so that
+        # bytes an overtaken upload left past a truncation stay where zeros
+        # belong. The sleeps (a fraction of the last fsync's duration) vary
+        # when the truncation comes; the bytes depend on the seed alone.
+        import threading
+        import time
+        errors = []
+
+        def fsync_once():
+            try:
+                os.fsync(fd)
+            except OSError as e:
+                errors.append(e)
+
+        put(0, rng.randbytes(size))
+        os.fsync(fd)
+        took = 0.1
+        for _ in range(16):
+            end = os.fstat(rfd).st_size + rng.randrange(1 << 20, 2 << 20)
+            n = rng.randrange(256 << 10, 1 << 20)
+            put(end, rng.randbytes(n))
+            t0 = time.monotonic()
+            th = threading.Thread(target=fsync_once)
+            th.start()
+            time.sleep(random.uniform(0.2, 1.0) * took)
+            cut = end + rng.randrange(0, n)
+            os.ftruncate(fd, cut)
+            os.ftruncate(rfd, cut)
+            th.join()
+            took = max(0.01, time.monotonic() - t0)
+        if errors and "--fsync" in flags:
+            raise errors[0]
     elif mode == "mmap":
         os.ftruncate(fd, size)
         os.ftruncate(rfd, size)
