@@ -443,7 +443,8 @@ impl Subrequest {
 
     /// Issues `[start, start + len)` to the filesystem or cache, with an
     /// iterator over the page cache. The folios in the range must be under
-    /// writeback owned by the caller until the subrequest terminates.
+    /// writeback owned by the caller, or locked by it, until the subrequest
+    /// terminates: the iterator reads them where they are.
     ///
     /// Completion comes back through the engine's `subreq_terminated`,
     /// possibly before this returns (9p writes synchronously).

@@ -30,7 +30,13 @@ umount_export() { umount $MNT; }
 # Ask the host to compare FILE (relative to the export) against the
 # expected content whose sha256 and size are given.
 expect_host() {
-	echo "RNETFS-CHECK $1 $2 $3" >/dev/console
+	check_line "RNETFS-CHECK $1 $2 $3"
+}
+# A check line goes to the console and to the run share, where a kernel
+# message cannot cut it (results.py makes the checks the console lost).
+check_line() {
+	echo "$1" >/dev/console
+	echo "$1" >>$RUN/results/checks.txt
 }
 # Check a guest-side reference file against the 9p copy, from the host.
 expect_same() {

@@ -8,7 +8,7 @@
 files_verify() {
 	local name=$1
 	python3 ./wtool.py files "$MNT/$name" "$REF/$name" $((4 << 20)) $RANDOM --fsync || return 1
-	echo "RNETFS-CHECKDIR $name $(python3 ./wtool.py manifest "$REF/$name")" >/dev/console
+	check_line "RNETFS-CHECKDIR $name $(python3 ./wtool.py manifest "$REF/$name")"
 	no_writeback_left
 }
 

@@ -164,7 +164,7 @@ PY
 	umount $SMALL || rc=1
 	say "$p-small-ro: host remount read-write: $(request_host small-rw)"
 	expect_same ../small-after/$p-ro-acked $REF/$p-ro-acked
-	echo "RNETFS-CHECKDIR ../small-after/$p-ro $(python3 ./wtool.py manifest $REF/$p-ro)" >/dev/console
+	check_line "RNETFS-CHECKDIR ../small-after/$p-ro $(python3 ./wtool.py manifest $REF/$p-ro)"
 	[ "$res" = ok ] && [ $rc = 0 ]
 }
 
