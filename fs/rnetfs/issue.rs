@@ -35,13 +35,9 @@ use kernel::{
 
 /// The issuing side of one request.
 struct Issuer<'q> {
-    state: Arc<RequestState>,
-    req: ARef<WriteRequest>,
+    /// Apart from the tilers, so that they can be fed with it.
+    sink: Sink<'q>,
     tilers: [Tiler<ARef<Subrequest>>; 2],
-    /// Where uploads are sent from, if not from the issuer.
-    workers: Option<&'q Queue>,
-    /// The collector's queue.
-    collector: &'q Queue,
     /// Whether any upload went to the workers: writepages then waits for
     /// their answers before it returns.
     async_used: bool,
@@ -57,11 +53,13 @@ struct Issuer<'q> {
 }
 
 /// The tilers' view of the request: allocates, prepares and issues.
-struct Sink<'a> {
-    state: &'a Arc<RequestState>,
-    req: &'a WriteRequest,
-    workers: Option<&'a Queue>,
-    collector: &'a Queue,
+struct Sink<'q> {
+    state: Arc<RequestState>,
+    req: ARef<WriteRequest>,
+    /// Where uploads are sent from, if not from the issuer.
+    workers: Option<&'q Queue>,
+    /// The collector's queue.
+    collector: &'q Queue,
 }
 
 impl Sink<'_> {
@@ -69,7 +67,7 @@ impl Sink<'_> {
     /// bound, room in its queue, and no retry in progress. No folio is locked
     /// by the issuer here.
     fn throttle(&self, stream: usize) {
-        let st = self.state;
+        let st = &self.state;
         let mut g = st.inner.lock();
         loop {
             let used = crate::request::NS - g.ws.stream_room(stream);
@@ -88,7 +86,7 @@ impl StreamSink<ARef<Subrequest>> for Sink<'_> {
         let sreq = loop {
             // Writeback subrequests come from a mempool that waits rather than
             // fail; loop for the theoretical case anyway.
-            match Subrequest::alloc(self.req, Stream::from_index(stream), start) {
+            match Subrequest::alloc(&self.req, Stream::from_index(stream), start) {
                 Ok(s) => break s,
                 Err(_) => kernel::time::delay::fsleep(kernel::time::Delta::from_millis(1)),
             }
@@ -134,7 +132,7 @@ impl StreamSink<ARef<Subrequest>> for Sink<'_> {
         }
         // The cache is asynchronous already: only uploads go to workers.
         let workers = if stream == 0 { self.workers } else { None };
-        if collect::issue_or_inject(self.state, sreq, stream, len, workers) {
+        if collect::issue_or_inject(&self.state, sreq, stream, len, workers) {
             // Given back without netfs, which wakes the collector for any
             // other completion; the issuer may wait for it next.
             self.state.wake_collector(self.collector);
@@ -148,20 +146,14 @@ impl Issuer<'_> {
     /// still being built, and nothing would ever free room.
     fn room(&mut self) -> usize {
         if self.room_hint == 0 {
-            let mut g = self.state.inner.lock();
+            let mut g = self.sink.state.inner.lock();
             g.ws.set_issued_to(self.unpublished);
             self.room_hint = g.ws.folio_room();
         }
         if self.room_hint == 0 {
-            let mut sink = Sink {
-                state: &self.state,
-                req: &self.req,
-                workers: self.workers,
-                collector: self.collector,
-            };
-            self.tilers[0].flush(&mut sink);
-            self.tilers[1].flush(&mut sink);
-            self.room_hint = self.state.inner.lock().ws.folio_room();
+            self.tilers[0].flush(&mut self.sink);
+            self.tilers[1].flush(&mut self.sink);
+            self.room_hint = self.sink.state.inner.lock().ws.folio_room();
         }
         self.room_hint
     }
@@ -172,18 +164,14 @@ impl Issuer<'_> {
     /// Called with the file's last dirty folio locked and still tagged
     /// dirty, before its writeback starts: see [`Issuer::write_folio`].
     fn settle_uploads(&mut self) {
-        let mut sink = Sink {
-            state: &self.state,
-            req: &self.req,
-            workers: None,
-            collector: self.collector,
-        };
-        self.tilers[0].flush(&mut sink);
-        let mut g = self.state.inner.lock();
+        let workers = self.sink.workers.take();
+        self.tilers[0].flush(&mut self.sink);
+        self.sink.workers = workers;
+        let mut g = self.sink.state.inner.lock();
         g.ws.set_issued_to(self.unpublished);
         while g.ws.unanswered(0) > 0 {
             STATS.upload_waits.inc();
-            self.state.progress.wait(&mut g);
+            self.sink.state.progress.wait(&mut g);
         }
     }
 
@@ -220,7 +208,7 @@ impl Issuer<'_> {
                 ((pos + size - 1) >> kernel::page::PAGE_SHIFT) as usize,
             );
             let ready: Option<fn(&Inner) -> bool> =
-                if last && self.state.inner.lock().ws.unanswered(0) > 0 {
+                if last && self.sink.state.inner.lock().ws.unanswered(0) > 0 {
                     STATS.last_drains.inc();
                     Some(|g| g.ws.unanswered(0) == 0)
                 } else if self.room() == 0 {
@@ -232,7 +220,8 @@ impl Issuer<'_> {
                     None
                 };
             if let Some(ready) = ready {
-                let Some(f) = wait_unlocked(folio, mapping, &self.state, self.unpublished, ready)
+                let Some(f) =
+                    wait_unlocked(folio, mapping, &self.sink.state, self.unpublished, ready)
                 else {
                     return Ok(());
                 };
@@ -242,7 +231,7 @@ impl Issuer<'_> {
             }
             let private = netfs::folio_private(&folio);
             if private != FolioPrivate::CopyToCache {
-                self.req.begin_writeback();
+                self.sink.req.begin_writeback();
             }
             let dirty = match private {
                 FolioPrivate::Streaming { offset, len } => {
@@ -259,8 +248,8 @@ impl Issuer<'_> {
                 i_size,
             };
             let avail = StreamsAvail {
-                upload: self.req.stream_avail(Stream::Upload),
-                cache: self.req.stream_avail(Stream::Cache),
+                upload: self.sink.req.stream_avail(Stream::Upload),
+                cache: self.sink.req.stream_avail(Stream::Cache),
             };
             // A dirty folio that is neither up to date nor a streaming write
             // would upload bytes nobody wrote or read: refuse, loudly.
@@ -295,7 +284,7 @@ impl Issuer<'_> {
             if let Some(z) = zero_from {
                 folio.zero_segment(z as usize, size as usize);
             }
-            self.req.note_i_size(pos + size, i_size);
+            self.sink.req.note_i_size(pos + size, i_size);
             trace::folio(
                 f,
                 match (upload.is_some(), cache.is_some()) {
@@ -304,25 +293,19 @@ impl Issuer<'_> {
                     _ => FolioTrace::StoreCopy,
                 },
             );
-            let mut sink = Sink {
-                state: &self.state,
-                req: &self.req,
-                workers: self.workers,
-                collector: self.collector,
-            };
             if flush_upload {
-                self.tilers[0].flush(&mut sink);
+                self.tilers[0].flush(&mut self.sink);
             }
             if last {
                 if let Some(s) = upload {
-                    self.tilers[0].add(&mut sink, s.pos, s.len, to_eof);
+                    self.tilers[0].add(&mut self.sink, s.pos, s.len, to_eof);
                 }
                 STATS.last_locked.inc();
                 self.settle_uploads();
             }
             let wb = folio.start_writeback();
             {
-                let mut g = self.state.inner.lock();
+                let mut g = self.sink.state.inner.lock();
                 g.ws.set_issued_to(pos);
                 if let Err(wb) = g.ws.push_folio(wb, data_end) {
                     // Unreachable: room was checked and only we push.
@@ -334,26 +317,20 @@ impl Issuer<'_> {
             }
             self.room_hint = self.room_hint.saturating_sub(1);
             STATS.folios.inc();
-            let mut sink = Sink {
-                state: &self.state,
-                req: &self.req,
-                workers: self.workers,
-                collector: self.collector,
-            };
             if flush_cache {
-                self.tilers[1].flush(&mut sink);
+                self.tilers[1].flush(&mut self.sink);
             }
             if !last {
                 if let Some(s) = upload {
-                    self.tilers[0].add(&mut sink, s.pos, s.len, to_eof);
+                    self.tilers[0].add(&mut self.sink, s.pos, s.len, to_eof);
                 }
             }
             if let Some(s) = cache {
-                self.tilers[1].add(&mut sink, s.pos, s.len, to_eof);
+                self.tilers[1].add(&mut self.sink, s.pos, s.len, to_eof);
             }
             if flush_after {
-                self.tilers[0].flush(&mut sink);
-                self.tilers[1].flush(&mut sink);
+                self.tilers[0].flush(&mut self.sink);
+                self.tilers[1].flush(&mut self.sink);
             }
             self.unpublished = pos + size;
             return Ok(());
@@ -362,18 +339,17 @@ impl Issuer<'_> {
 
     /// Flushes both streams and lets the collector finish the request.
     fn end_issue(mut self, wq: &kernel::workqueue::Queue) {
-        let mut sink = Sink {
-            state: &self.state,
-            req: &self.req,
-            workers: self.workers,
-            collector: self.collector,
-        };
-        sink.state.inner.lock().ws.set_issued_to(self.unpublished);
-        self.tilers[0].flush(&mut sink);
-        self.tilers[1].flush(&mut sink);
-        self.state.inner.lock().ws.all_queued();
+        self.sink
+            .state
+            .inner
+            .lock()
+            .ws
+            .set_issued_to(self.unpublished);
+        self.tilers[0].flush(&mut self.sink);
+        self.tilers[1].flush(&mut self.sink);
+        self.sink.state.inner.lock().ws.all_queued();
         // The last completion may have raced ahead of `all_queued`.
-        self.state.wake_collector(wq);
+        self.sink.state.wake_collector(wq);
         // Filesystems count on the server having every upload once
         // writepages returns: 9p's setattr flushes with filemap_fdatawrite()
         // alone and then truncates on the server, which an upload still on
@@ -381,10 +357,10 @@ impl Issuer<'_> {
         // the C engine). Uploads overlap while the issuer works; here they
         // are waited for, retries included.
         if self.async_used {
-            let mut g = self.state.inner.lock();
+            let mut g = self.sink.state.inner.lock();
             while g.ws.unanswered(0) > 0 {
                 STATS.upload_waits.inc();
-                self.state.progress.wait(&mut g);
+                self.sink.state.progress.wait(&mut g);
             }
         }
     }
@@ -498,11 +474,13 @@ pub(crate) fn writepages(
     STATS.requests.inc();
     trace::write(&req, WriteTrace::Writeback);
     let mut issuer = Issuer {
-        state,
-        req,
+        sink: Sink {
+            state,
+            req,
+            workers: eng.async_upload.then(|| eng.issue_wq.queue()),
+            collector: eng.wq.queue(),
+        },
         tilers: [Tiler::new(0), Tiler::new(1)],
-        workers: eng.async_upload.then(|| eng.issue_wq.queue()),
-        collector: eng.wq.queue(),
         async_used: eng.async_upload,
         room_hint: 0,
         unpublished: start as u64,
@@ -511,9 +489,9 @@ pub(crate) fn writepages(
     let mut next = Some(first);
     while let Some(folio) = next.take() {
         if !upload_active && netfs::folio_private(&folio) != FolioPrivate::CopyToCache {
-            issuer.req.begin_writeback();
-            if issuer.req.stream_avail(Stream::Upload) {
-                issuer.state.inner.lock().ws.activate(0);
+            issuer.sink.req.begin_writeback();
+            if issuer.sink.req.stream_avail(Stream::Upload) {
+                issuer.sink.state.inner.lock().ws.activate(0);
             }
             upload_active = true;
         }
