@@ -81,6 +81,14 @@ workloads r
 t r-server-full server_full r
 say "rnetfs stats:"; cat $DBG/stats >/dev/console
 unload_rnetfs
+# Uploads sent by the issuer itself (async_upload=0), as the C engine does.
+load_rnetfs async_upload=0 || fail rnetfs-load-inline
+t s-seq-32m write_verify seq $((32 << 20)) s-seq
+t s-random-4k-8m write_verify random $((8 << 20)) s-random
+t s-truncate-dirty write_verify truncate $((8 << 20)) s-truncate
+t s-mmap-msync-4m write_verify mmap $((4 << 20)) s-mmap
+t s-concurrent concurrent s
+unload_rnetfs
 workloads c
 t c-server-full server_full c
 umount_export

@@ -323,6 +323,15 @@ umount_export
 say "rnetfs stats:"; cat $DBG/stats >/dev/console
 slow_cells upload loose
 slow_cells cache fscache
+# Once more with uploads sent by the issuer itself, as the C engine does.
+unload_rnetfs && load_rnetfs async_upload=0 || fail matrix:slow-insmod-inline
+if mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=loose slow $MNT; then
+	slow_cell inline rnetfs 1
+	umount $MNT
+else
+	fail matrix:slow-mount-inline
+fi
+unload_rnetfs && load_rnetfs || fail matrix:slow-insmod
 say "MATRIX slow server: the C engine lost bytes in $SLOW_C_BAD of $SLOW_C_RUNS truncation races"
 say "MATRIX total: $CELLS cells ($CELLS_FAILED failed), $TOT_INJ faults injected, $TOT_RETRY retries, $TOT_BYTES bytes verified, $(( $(date +%s) - t0 )) s"
 t matrix-objects-released objects_released
