@@ -167,11 +167,18 @@ impl Issuer<'_> {
         let workers = self.sink.workers.take();
         self.tilers[0].flush(&mut self.sink);
         self.sink.workers = workers;
-        let mut g = self.sink.state.inner.lock();
+        self.wait_answered();
+    }
+
+    /// Publishes the issuer's position and waits until every upload is
+    /// answered, retries included.
+    fn wait_answered(&self) {
+        let st = &self.sink.state;
+        let mut g = st.inner.lock();
         g.ws.set_issued_to(self.unpublished);
         while g.ws.unanswered(0) > 0 {
             STATS.upload_waits.inc();
-            self.sink.state.progress.wait(&mut g);
+            st.progress.wait(&mut g);
         }
     }
 
@@ -357,11 +364,7 @@ impl Issuer<'_> {
         // the C engine). Uploads overlap while the issuer works; here they
         // are waited for, retries included.
         if self.async_used {
-            let mut g = self.sink.state.inner.lock();
-            while g.ws.unanswered(0) > 0 {
-                STATS.upload_waits.inc();
-                self.sink.state.progress.wait(&mut g);
-            }
+            self.wait_answered();
         }
     }
 }
