@@ -21,9 +21,12 @@ fail() {
 # The 9p export under test, with the page cache, so buffered writeback
 # (netfs_writepages) is used.
 mount_export() {
-	local cache=${1:-loose}
 	mkdir -p $MNT
-	mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=$cache export $MNT
+	mount_9p export $MNT ${1:-loose}
+}
+# mount_9p TAG DIR CACHE: one of qemu.sh's exports.
+mount_9p() {
+	mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=$3 $1 $2
 }
 umount_export() { umount $MNT; }
 

@@ -59,7 +59,7 @@ workloads() {
 server_full() {
 	local p=$1 err=/tmp/$p-full.err
 	mkdir -p $SMALL
-	mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=loose small $SMALL || return 1
+	mount_9p small $SMALL loose || return 1
 	python3 ./wtool.py seq $SMALL/$p-acked $REF/$p-acked $((4 << 20)) 7 --fsync || return 1
 	if python3 ./wtool.py seq $SMALL/$p-over $REF/$p-over $((64 << 20)) 8 --fsync 2>$err; then
 		say "$p: 64 MiB fitted in a 48 MiB export"; umount $SMALL; return 1

@@ -254,7 +254,7 @@ slow_cell() {
 # slow_cells STREAM CACHE-MODE: the runs of both engines, alternating.
 slow_cells() {
 	local s=$1 i
-	mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=$2 slow $MNT || {
+	mount_9p slow $MNT $2 || {
 		fail matrix:slow-mount-$s; return
 	}
 	for i in $(seq 1 $SLOW_RUNS); do
@@ -325,7 +325,7 @@ slow_cells upload loose
 slow_cells cache fscache
 # Once more with uploads sent by the issuer itself, as the C engine does.
 unload_rnetfs && load_rnetfs async_upload=0 || fail matrix:slow-insmod-inline
-if mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=loose slow $MNT; then
+if mount_9p slow $MNT loose; then
 	slow_cell inline rnetfs 1
 	umount $MNT
 else

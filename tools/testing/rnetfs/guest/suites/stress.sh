@@ -130,7 +130,7 @@ request_host() { # request, then wait for the host's acknowledgement; prints it
 small_ro() {
 	local p=$1 res n
 	mkdir -p $SMALL
-	mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=loose small $SMALL || return 1
+	mount_9p small $SMALL loose || return 1
 	python3 ./wtool.py seq $SMALL/$p-ro-acked $REF/$p-ro-acked $((2 << 20)) 21 --fsync || { umount $SMALL; return 1; }
 	mkdir -p $SMALL/$p-ro $REF/$p-ro
 	python3 - $SMALL/$p-ro $REF/$p-ro $p <<'PY' >/dev/console 2>&1 &
@@ -176,7 +176,7 @@ rofs() {
 	local p=$1 rc=0 e
 	mkdir -p /mnt/rofs
 	mountpoint -q /mnt/rofs ||
-		mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=loose rofs /mnt/rofs || return 1
+		mount_9p rofs /mnt/rofs loose || return 1
 	python3 ./wtool.py seq /mnt/rofs/$p/acked $REF/$p-rofs-acked $((2 << 20)) 31 --fsync || return 1
 	python3 - /mnt/rofs/$p/live $RUN/requests rofs-ro-$p <<'PY' >/tmp/$p-rofs.out 2>&1
 import os, sys, time
