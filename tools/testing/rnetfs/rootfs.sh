@@ -9,7 +9,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need_root
 
-PKGS=fio,stress-ng,procps,kmod,util-linux,coreutils,attr,acl,xfsprogs,e2fsprogs,iproute2,cachefilesd,keyutils,python3-minimal
+PKGS=fio,stress-ng,samba,cifs-utils,procps,kmod,util-linux,coreutils,attr,acl,xfsprogs,e2fsprogs,iproute2,cachefilesd,keyutils,python3-minimal
 # kAFS against an OpenAFS server in the guest (guest/afs.sh); Depends only,
 # as debootstrap installs no Recommends (openafs-client recommends
 # openafs-modules-dkms, not wanted: the client is the kernel's kAFS).
