@@ -30,7 +30,7 @@
 //!     retry    the error is transient: ask for a retry (errors only)
 //! ```
 
-use super::state::NR_STREAMS;
+use super::stream::{Stream, NR_STREAMS};
 
 /// What to do to one subrequest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,11 +78,37 @@ pub(crate) struct StreamFault {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct BadSpec;
 
-/// Where faults can be injected: the streams, then request creation.
+/// Where a fault can be injected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Site {
+    /// The subrequests of a stream.
+    Stream(Stream),
+    /// The creation of a writeback request.
+    Request,
+}
+
+impl Site {
+    /// Index in the injector's per-site arrays: the streams, then request
+    /// creation.
+    const fn index(self) -> usize {
+        match self {
+            Site::Stream(s) => s.index(),
+            Site::Request => NR_STREAMS,
+        }
+    }
+}
+
+impl From<Stream> for Site {
+    fn from(s: Stream) -> Self {
+        Site::Stream(s)
+    }
+}
+
+/// Number of sites: the streams, then request creation.
 const NR_SITES: usize = NR_STREAMS + 1;
 
-/// Site index of request creation.
-pub(crate) const SITE_REQUEST: usize = NR_STREAMS;
+/// The site of request creation.
+pub(crate) const SITE_REQUEST: Site = Site::Request;
 
 /// Delay of `delay` faults unless the spec says otherwise.
 const DEFAULT_DELAY_MS: u32 = 20;
@@ -90,8 +116,12 @@ const DEFAULT_DELAY_MS: u32 = 20;
 /// Longest delay a spec may ask for.
 const MAX_DELAY_MS: u32 = 10_000;
 
-/// Site names, by index.
-const SITES: [&str; NR_SITES] = ["upload", "cache", "request"];
+/// Site names, in index order.
+const SITES: [(&str, Site); NR_SITES] = [
+    (Stream::Upload.name(), Site::Stream(Stream::Upload)),
+    (Stream::Cache.name(), Site::Stream(Stream::Cache)),
+    ("request", Site::Request),
+];
 
 /// Error names and numbers.
 const ERRORS: [(&str, i32); 6] = [
@@ -157,7 +187,11 @@ impl Injector {
                 inj.delay_ms = ms;
                 continue;
             }
-            let stream = SITES.iter().position(|s| *s == key).ok_or(BadSpec)?;
+            let site = SITES
+                .iter()
+                .find(|(name, _)| *name == key)
+                .map(|(_, site)| *site)
+                .ok_or(BadSpec)?;
             let mut parts = val.split(':');
             let trig = parts.next().ok_or(BadSpec)?;
             let n: u64 = parts.next().ok_or(BadSpec)?.parse().map_err(|_| BadSpec)?;
@@ -183,7 +217,7 @@ impl Injector {
                 "reorder" => Some(Fault::Reorder),
                 _ => None,
             } {
-                if retry || stream == SITE_REQUEST {
+                if retry || site == SITE_REQUEST {
                     return Err(BadSpec);
                 }
                 f
@@ -195,7 +229,7 @@ impl Injector {
                     .ok_or(BadSpec)?;
                 Fault::Fail { errno, retry }
             };
-            let slot = inj.streams.get_mut(stream).ok_or(BadSpec)?;
+            let slot = inj.streams.get_mut(site.index()).ok_or(BadSpec)?;
             *slot = Some(StreamFault { trigger, fault });
         }
         for sf in inj.streams.iter_mut().flatten() {
@@ -226,7 +260,11 @@ impl Injector {
                 Fault::Fail { errno, retry }
             }
         };
-        inj.streams[0] = Some(StreamFault {
+        let slot = inj
+            .streams
+            .get_mut(Site::Stream(Stream::Upload).index())
+            .ok_or(BadSpec)?;
+        *slot = Some(StreamFault {
             trigger: Trigger::Every(u64::from(every)),
             fault,
         });
@@ -238,10 +276,10 @@ impl Injector {
         self.streams.iter().any(Option::is_some)
     }
 
-    /// Faults injected so far on `stream`.
+    /// Faults injected so far at `site`.
     #[cfg_attr(not(test), expect(dead_code, reason = "the host tests inspect it"))]
-    pub(crate) fn injected(&self, stream: usize) -> u64 {
-        self.injected.get(stream).copied().unwrap_or(0)
+    pub(crate) fn injected(&self, site: impl Into<Site>) -> u64 {
+        self.injected.get(site.into().index()).copied().unwrap_or(0)
     }
 
     /// The next random number (splitmix64: any seed, even 0, works).
@@ -253,11 +291,12 @@ impl Injector {
         z ^ (z >> 31)
     }
 
-    /// Decides the fate of the next subrequest of `stream`, or of the next
-    /// request to be created for [`SITE_REQUEST`].
-    pub(crate) fn decide(&mut self, stream: usize) -> Option<Fault> {
-        let sf = (*self.streams.get(stream)?)?;
-        let seen = self.seen.get_mut(stream)?;
+    /// Decides the fate of the next subrequest of a stream (`site` is a
+    /// [`Stream`]), or of the next request to be created ([`SITE_REQUEST`]).
+    pub(crate) fn decide(&mut self, site: impl Into<Site>) -> Option<Fault> {
+        let i = site.into().index();
+        let sf = (*self.streams.get(i)?)?;
+        let seen = self.seen.get_mut(i)?;
         *seen = seen.saturating_add(1);
         let n = *seen;
         let fire = match sf.trigger {
@@ -268,7 +307,7 @@ impl Injector {
         if !fire {
             return None;
         }
-        if let Some(c) = self.injected.get_mut(stream) {
+        if let Some(c) = self.injected.get_mut(i) {
             *c = c.saturating_add(1);
         }
         Some(sf.fault)
@@ -279,7 +318,7 @@ impl Injector {
         if !self.is_on() {
             f.write_str("off")?;
         }
-        for (name, sf) in SITES.iter().zip(self.streams.iter()) {
+        for ((name, _), sf) in SITES.iter().zip(self.streams.iter()) {
             let Some(sf) = sf else { continue };
             let (trig, n) = match sf.trigger {
                 Trigger::Nth(n) => ("nth", n),

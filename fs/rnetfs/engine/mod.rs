@@ -10,4 +10,5 @@ pub(crate) mod fault;
 pub(crate) mod ring;
 pub(crate) mod spans;
 pub(crate) mod state;
+pub(crate) mod stream;
 pub(crate) mod tile;

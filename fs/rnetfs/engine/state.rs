@@ -9,12 +9,10 @@
 //! writeback of every folio that all active streams have got past.
 
 use super::ring::{Ring, RingBuf, Slots};
+use super::stream::{PerStream, Stream};
 
 /// `EIO`, reported when retries give up without an error of their own.
 const EIO: i32 = 5;
-
-/// Number of streams: 0 uploads to the server, 1 writes to the cache.
-pub(crate) const NR_STREAMS: usize = 2;
 
 /// Where a subrequest stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,6 +68,8 @@ impl<S> Sreq<S> {
 /// What the retryer is to send again for one subrequest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct RetryPiece {
+    /// Stream of the subrequest.
+    pub(crate) stream: Stream,
     /// Index of the entry from the front of its stream, for
     /// [`WriteState::restart_sreq`].
     pub(crate) index: usize,
@@ -87,7 +87,7 @@ pub(crate) struct RetryPiece {
 pub(crate) struct Collected {
     /// The stream holds subrequests to send again: once
     /// [`WriteState::in_flight`] is 0 for it, run the retryer.
-    pub(crate) need_retry: [bool; NR_STREAMS],
+    pub(crate) need_retry: PerStream<bool>,
     /// The request is finished: everything queued, collected and ended.
     pub(crate) done: bool,
     /// Something was released or ended, or a collected position moved:
@@ -98,12 +98,12 @@ pub(crate) struct Collected {
 /// What the collector hands back to the glue.
 pub(crate) trait CollectSink<S, F> {
     /// The subrequest is finished with: drop the glue's reference.
-    fn release_sreq(&mut self, stream: usize, s: S);
+    fn release_sreq(&mut self, stream: Stream, s: S);
     /// Every active stream is past the folio's data: end its writeback.
     fn end_folio(&mut self, f: F);
     /// The stream lost data (called once per stream, with its first
     /// error): record it on the mapping so that fsync reports it.
-    fn stream_failed(&mut self, stream: usize, error: i32);
+    fn stream_failed(&mut self, stream: Stream, error: i32);
 }
 
 /// Collection state of one stream.
@@ -153,8 +153,8 @@ impl<F, B: Slots<(F, u64)>> FolioSlots<F> for B {}
 /// subrequests per stream and as many folios under writeback as `FB` has
 /// slots.
 pub(crate) struct WriteState<S, F, const NS: usize, FB: FolioSlots<F>> {
-    /// Streams 0 (upload) and 1 (cache).
-    streams: [StreamState<S, NS>; NR_STREAMS],
+    /// The upload and the cache stream.
+    streams: PerStream<StreamState<S, NS>>,
     /// Folios under writeback with their data end, in ascending order.
     folios: RingBuf<(F, u64), FB>,
     /// The issuer will add no subrequest before this position.
@@ -172,7 +172,10 @@ impl<S, F, const NS: usize, const NF: usize> WriteState<S, F, NS, [Option<(F, u6
     /// with room for `NF` folios inline.
     pub(crate) const fn new(start: u64, max_attempts: u32) -> Self {
         Self {
-            streams: [StreamState::new(start), StreamState::new(start)],
+            streams: PerStream {
+                upload: StreamState::new(start),
+                cache: StreamState::new(start),
+            },
             folios: RingBuf::new(),
             issued_to: start,
             all_queued: false,
@@ -187,7 +190,7 @@ impl<S, F, const NS: usize, FB: FolioSlots<F>> WriteState<S, F, NS, FB> {
     /// with one folio per slot of `slots`.
     pub(crate) fn with_folio_slots(start: u64, max_attempts: u32, slots: FB) -> Self {
         Self {
-            streams: [StreamState::new(start), StreamState::new(start)],
+            streams: PerStream::from_fn(|_| StreamState::new(start)),
             folios: RingBuf::with_slots(slots),
             issued_to: start,
             all_queued: false,
@@ -198,16 +201,13 @@ impl<S, F, const NS: usize, FB: FolioSlots<F>> WriteState<S, F, NS, FB> {
 
     /// Makes `stream` take part; an inactive stream is ignored by
     /// collection and refuses subrequests.
-    pub(crate) fn activate(&mut self, stream: usize) {
-        if let Some(st) = self.streams.get_mut(stream) {
-            st.active = true;
-        }
+    pub(crate) fn activate(&mut self, stream: Stream) {
+        self.streams.get_mut(stream).active = true;
     }
 
     /// Whether `stream` takes part.
-    #[cfg_attr(not(test), expect(dead_code, reason = "the host tests inspect it"))]
-    pub(crate) fn is_active(&self, stream: usize) -> bool {
-        self.streams.get(stream).is_some_and(|st| st.active)
+    pub(crate) fn is_active(&self, stream: Stream) -> bool {
+        self.streams.get(stream).active
     }
 
     /// Publishes that the issuer will add no subrequest before `pos`.
@@ -235,28 +235,30 @@ impl<S, F, const NS: usize, FB: FolioSlots<F>> WriteState<S, F, NS, FB> {
 
     /// Position up to which `stream` is collected.
     #[cfg_attr(not(test), expect(dead_code, reason = "the host tests inspect it"))]
-    pub(crate) fn stream_collected_to(&self, stream: usize) -> u64 {
-        self.streams.get(stream).map_or(0, |st| st.collected_to)
+    pub(crate) fn stream_collected_to(&self, stream: Stream) -> u64 {
+        self.streams.get(stream).collected_to
     }
 
     /// First error of a failed subrequest of `stream`.
     #[cfg_attr(not(test), expect(dead_code, reason = "the host tests inspect it"))]
-    pub(crate) fn stream_error(&self, stream: usize) -> Option<i32> {
-        self.streams.get(stream).and_then(|st| st.error)
+    pub(crate) fn stream_error(&self, stream: Stream) -> Option<i32> {
+        self.streams.get(stream).error
     }
 
     /// Free subrequest entries of `stream` (0 if inactive).
-    pub(crate) fn stream_room(&self, stream: usize) -> usize {
-        match self.streams.get(stream) {
-            Some(st) if st.active => st.sreqs.room(),
-            _ => 0,
+    pub(crate) fn stream_room(&self, stream: Stream) -> usize {
+        let st = self.streams.get(stream);
+        if st.active {
+            st.sreqs.room()
+        } else {
+            0
         }
     }
 
     /// Subrequest entries of `stream` not yet collected.
     #[cfg_attr(not(test), expect(dead_code, reason = "the host tests inspect it"))]
-    pub(crate) fn uncollected(&self, stream: usize) -> usize {
-        self.streams.get(stream).map_or(0, |st| st.sreqs.len())
+    pub(crate) fn uncollected(&self, stream: Stream) -> usize {
+        self.streams.get(stream).sreqs.len()
     }
 
     /// Free folio entries.
@@ -269,10 +271,8 @@ impl<S, F, const NS: usize, FB: FolioSlots<F>> WriteState<S, F, NS, FB> {
     /// Hands `handle` back if the stream is inactive or full, or if
     /// `start` lies before the stream's collected position or before an
     /// earlier entry: its data might already have been reported written.
-    pub(crate) fn add_sreq(&mut self, stream: usize, handle: S, start: u64) -> Result<(), S> {
-        let Some(st) = self.streams.get_mut(stream) else {
-            return Err(handle);
-        };
+    pub(crate) fn add_sreq(&mut self, stream: Stream, handle: S, start: u64) -> Result<(), S> {
+        let st = self.streams.get_mut(stream);
         if !st.active || start < st.collected_to {
             return Err(handle);
         }
@@ -315,13 +315,11 @@ impl<S, F, const NS: usize, FB: FolioSlots<F>> WriteState<S, F, NS, FB> {
     ///
     /// A length of 0 completes the subrequest at once since there is
     /// nothing to send. Returns false if no such subrequest is being built.
-    pub(crate) fn set_sreq_len(&mut self, stream: usize, handle: &S, len: u64) -> bool
+    pub(crate) fn set_sreq_len(&mut self, stream: Stream, handle: &S, len: u64) -> bool
     where
         S: PartialEq,
     {
-        let Some(st) = self.streams.get_mut(stream) else {
-            return false;
-        };
+        let st = self.streams.get_mut(stream);
         let Some(e) = st.sreqs.iter_mut().find(|e| {
             !e.issued() && e.state == SreqState::InFlight && e.handle.as_ref() == Some(handle)
         }) else {
@@ -348,7 +346,7 @@ impl<S, F, const NS: usize, FB: FolioSlots<F>> WriteState<S, F, NS, FB> {
     /// if the collector (or the retryer) should be woken.
     pub(crate) fn terminated(
         &mut self,
-        stream: usize,
+        stream: Stream,
         handle: &S,
         result: i64,
         fs_need_retry: bool,
@@ -356,9 +354,7 @@ impl<S, F, const NS: usize, FB: FolioSlots<F>> WriteState<S, F, NS, FB> {
     where
         S: PartialEq,
     {
-        let Some(st) = self.streams.get_mut(stream) else {
-            return false;
-        };
+        let st = self.streams.get_mut(stream);
         let Some((index, e)) = st.sreqs.iter_mut().enumerate().find(|(_, e)| {
             e.issued() && e.state == SreqState::InFlight && e.handle.as_ref() == Some(handle)
         }) else {
@@ -407,7 +403,7 @@ impl<S, F, const NS: usize, FB: FolioSlots<F>> WriteState<S, F, NS, FB> {
             && self
                 .streams
                 .iter()
-                .all(|st| !st.active || st.sreqs.is_empty())
+                .all(|(_, st)| !st.active || st.sreqs.is_empty())
     }
 
     /// Retires finished subrequests in file order and ends the writeback
@@ -415,7 +411,7 @@ impl<S, F, const NS: usize, FB: FolioSlots<F>> WriteState<S, F, NS, FB> {
     pub(crate) fn collect(&mut self, sink: &mut impl CollectSink<S, F>) -> Collected {
         let mut out = Collected::default();
         let issued_to = self.issued_to;
-        for (i, st) in self.streams.iter_mut().enumerate() {
+        for (i, st) in self.streams.iter_mut() {
             if !st.active {
                 continue;
             }
@@ -464,15 +460,13 @@ impl<S, F, const NS: usize, FB: FolioSlots<F>> WriteState<S, F, NS, FB> {
                     }
                 }
             }
-            if let Some(flag) = out.need_retry.get_mut(i) {
-                *flag = st.sreqs.iter().any(|e| e.state == SreqState::NeedRetry);
-            }
+            *out.need_retry.get_mut(i) = st.sreqs.iter().any(|e| e.state == SreqState::NeedRetry);
         }
         let to = self
             .streams
             .iter()
-            .filter(|st| st.active)
-            .map(|st| st.collected_to)
+            .filter(|(_, st)| st.active)
+            .map(|(_, st)| st.collected_to)
             .min()
             .unwrap_or(issued_to);
         if to > self.collected_to {
@@ -497,27 +491,26 @@ impl<S, F, const NS: usize, FB: FolioSlots<F>> WriteState<S, F, NS, FB> {
     /// waits for 0 so that it can renegotiate sizes. Subrequests the
     /// issuer is still building do not count: waiting for them could
     /// deadlock against an issuer waiting for room.
-    pub(crate) fn in_flight(&self, stream: usize) -> usize {
-        self.streams.get(stream).map_or(0, |st| {
-            st.sreqs
-                .iter()
-                .filter(|e| e.issued() && e.state == SreqState::InFlight)
-                .count()
-        })
+    pub(crate) fn in_flight(&self, stream: Stream) -> usize {
+        self.streams
+            .get(stream)
+            .sreqs
+            .iter()
+            .filter(|e| e.issued() && e.state == SreqState::InFlight)
+            .count()
     }
 
     /// Subrequests of `stream` not yet answered for good: issued and in
     /// flight, or waiting to be sent again.
-    pub(crate) fn unanswered(&self, stream: usize) -> usize {
-        self.streams.get(stream).map_or(0, |st| {
-            st.sreqs
-                .iter()
-                .filter(|e| {
-                    (e.issued() && e.state == SreqState::InFlight)
-                        || e.state == SreqState::NeedRetry
-                })
-                .count()
-        })
+    pub(crate) fn unanswered(&self, stream: Stream) -> usize {
+        self.streams
+            .get(stream)
+            .sreqs
+            .iter()
+            .filter(|e| {
+                (e.issued() && e.state == SreqState::InFlight) || e.state == SreqState::NeedRetry
+            })
+            .count()
     }
 
     /// The first subrequest of `stream` to send again.
@@ -525,9 +518,9 @@ impl<S, F, const NS: usize, FB: FolioSlots<F>> WriteState<S, F, NS, FB> {
     /// A subrequest that has had `max_attempts` retries without progress
     /// fails instead (with its last error, or `-EIO`) and is skipped; run
     /// [`Self::collect`] after the retry pass to retire it.
-    pub(crate) fn retry_next(&mut self, stream: usize) -> Option<RetryPiece> {
+    pub(crate) fn retry_next(&mut self, stream: Stream) -> Option<RetryPiece> {
         let max_attempts = self.max_attempts;
-        let st = self.streams.get_mut(stream)?;
+        let st = self.streams.get_mut(stream);
         for (index, e) in st.sreqs.iter_mut().enumerate() {
             if e.state != SreqState::NeedRetry {
                 continue;
@@ -539,6 +532,7 @@ impl<S, F, const NS: usize, FB: FolioSlots<F>> WriteState<S, F, NS, FB> {
                 continue;
             }
             return Some(RetryPiece {
+                stream,
                 index,
                 start: e.resume_at(),
                 end: e.end(),
@@ -558,16 +552,12 @@ impl<S, F, const NS: usize, FB: FolioSlots<F>> WriteState<S, F, NS, FB> {
     /// retry.
     pub(crate) fn restart_sreq(
         &mut self,
-        stream: usize,
+        stream: Stream,
         index: usize,
         new_handle: S,
         piece_len: u64,
     ) -> Result<Option<S>, S> {
-        let Some(e) = self
-            .streams
-            .get_mut(stream)
-            .and_then(|st| st.sreqs.get_mut(index))
-        else {
+        let Some(e) = self.streams.get_mut(stream).sreqs.get_mut(index) else {
             return Err(new_handle);
         };
         if e.state != SreqState::NeedRetry {
@@ -587,10 +577,7 @@ impl<S, F, const NS: usize, FB: FolioSlots<F>> WriteState<S, F, NS, FB> {
 
     /// The uncollected subrequests of `stream`, front first.
     #[cfg_attr(not(test), expect(dead_code, reason = "the host tests inspect it"))]
-    pub(crate) fn sreqs(&self, stream: usize) -> impl Iterator<Item = &Sreq<S>> {
-        self.streams
-            .get(stream)
-            .into_iter()
-            .flat_map(|st| st.sreqs.iter())
+    pub(crate) fn sreqs(&self, stream: Stream) -> impl Iterator<Item = &Sreq<S>> {
+        self.streams.get(stream).sreqs.iter()
     }
 }

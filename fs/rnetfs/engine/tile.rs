@@ -6,6 +6,8 @@
 //! sizes set by the limits the filesystem returns when a subrequest starts,
 //! so subrequests line up neither with folios nor with the other stream.
 
+use super::stream::Stream;
+
 /// Limits on one subrequest, given by the filesystem when it is prepared.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Limits {
@@ -20,10 +22,10 @@ pub(crate) trait StreamSink<S> {
     /// Begin a subrequest at `start` on `stream`: the glue allocates it,
     /// runs the filesystem's prepare_write, registers it (pending) in the
     /// `WriteState` and returns its handle and the limits.
-    fn prepare(&mut self, stream: usize, start: u64) -> (S, Limits);
+    fn prepare(&mut self, stream: Stream, start: u64) -> (S, Limits);
     /// The subrequest `[start, start + len)` with `nr_segs` segments is
     /// complete: issue it.
-    fn issue(&mut self, stream: usize, sreq: S, start: u64, len: u64, nr_segs: u32);
+    fn issue(&mut self, stream: Stream, sreq: S, start: u64, len: u64, nr_segs: u32);
 }
 
 /// The subrequest being built.
@@ -55,15 +57,15 @@ impl<S> Construct<S> {
 
 /// Builds the subrequests of one stream.
 pub(crate) struct Tiler<S> {
-    /// Stream number passed to the sink.
-    stream: usize,
+    /// Stream passed to the sink.
+    stream: Stream,
     /// The subrequest being built, if any.
     cur: Option<Construct<S>>,
 }
 
 impl<S> Tiler<S> {
     /// Creates a builder for `stream`.
-    pub(crate) const fn new(stream: usize) -> Self {
+    pub(crate) const fn new(stream: Stream) -> Self {
         Self { stream, cur: None }
     }
 

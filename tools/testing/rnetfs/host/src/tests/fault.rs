@@ -2,7 +2,10 @@
 
 //! Tests of the fault injector's spec parsing and decisions.
 
-use crate::engine::fault::{Fault, Injector};
+use crate::engine::{
+    fault::{Fault, Injector},
+    stream::Stream,
+};
 use std::string::String;
 
 #[test]
@@ -10,33 +13,52 @@ fn fault_off_injects_nothing() {
     let mut inj = Injector::parse("off").unwrap();
     assert!(!inj.is_on());
     for _ in 0..100 {
-        assert_eq!(inj.decide(0), None);
-        assert_eq!(inj.decide(1), None);
+        assert_eq!(inj.decide(Stream::Upload), None);
+        assert_eq!(inj.decide(Stream::Cache), None);
     }
 }
 
 #[test]
 fn fault_every_nth_and_nth() {
     let mut inj = Injector::parse("upload=every:3:eio cache=nth:2:eagain:retry").unwrap();
-    let up: std::vec::Vec<_> = (0..9).map(|_| inj.decide(0).is_some()).collect();
-    assert_eq!(up, [false, false, true, false, false, true, false, false, true]);
-    assert_eq!(inj.decide(1), None);
-    assert_eq!(inj.decide(1), Some(Fault::Fail { errno: 11, retry: true }));
-    assert_eq!(inj.decide(1), None);
-    assert_eq!(inj.injected(0), 3);
-    assert_eq!(inj.injected(1), 1);
+    let up: std::vec::Vec<_> = (0..9)
+        .map(|_| inj.decide(Stream::Upload).is_some())
+        .collect();
+    assert_eq!(
+        up,
+        [false, false, true, false, false, true, false, false, true]
+    );
+    assert_eq!(inj.decide(Stream::Cache), None);
+    assert_eq!(
+        inj.decide(Stream::Cache),
+        Some(Fault::Fail {
+            errno: 11,
+            retry: true
+        })
+    );
+    assert_eq!(inj.decide(Stream::Cache), None);
+    assert_eq!(inj.injected(Stream::Upload), 3);
+    assert_eq!(inj.injected(Stream::Cache), 1);
 }
 
 #[test]
 fn fault_percent_is_deterministic_and_roughly_right() {
     let run = |seed: u64| {
-        let mut inj = Injector::parse(&std::format!("upload=percent:20:short seed={seed}")).unwrap();
-        (0..10_000).filter(|_| inj.decide(0) == Some(Fault::Short)).count()
+        let mut inj =
+            Injector::parse(&std::format!("upload=percent:20:short seed={seed}")).unwrap();
+        (0..10_000)
+            .filter(|_| inj.decide(Stream::Upload) == Some(Fault::Short))
+            .count()
     };
     assert_eq!(run(7), run(7));
     let n = run(7);
     assert!((1_500..2_500).contains(&n), "{n} of 10000 at 20%");
-    assert_eq!(Injector::parse("upload=percent:0:eio").unwrap().decide(0), None);
+    assert_eq!(
+        Injector::parse("upload=percent:0:eio")
+            .unwrap()
+            .decide(Stream::Upload),
+        None
+    );
 }
 
 #[test]
@@ -80,19 +102,21 @@ fn fault_describe_round_trips() {
 #[test]
 fn fault_late_kinds() {
     let mut inj = Injector::parse("delay_ms=7 upload=every:2:delay cache=nth:1:reorder").unwrap();
-    assert_eq!(inj.decide(0), None);
-    assert_eq!(inj.decide(0), Some(Fault::Delay { ms: 7 }));
-    assert_eq!(inj.decide(1), Some(Fault::Reorder));
-    assert_eq!(inj.decide(1), None);
-    let d = Injector::parse("upload=nth:1:delay").unwrap().decide(0);
+    assert_eq!(inj.decide(Stream::Upload), None);
+    assert_eq!(inj.decide(Stream::Upload), Some(Fault::Delay { ms: 7 }));
+    assert_eq!(inj.decide(Stream::Cache), Some(Fault::Reorder));
+    assert_eq!(inj.decide(Stream::Cache), None);
+    let d = Injector::parse("upload=nth:1:delay")
+        .unwrap()
+        .decide(Stream::Upload);
     assert_eq!(d, Some(Fault::Delay { ms: 20 }));
     let mut s = String::new();
     inj.describe(&mut s).unwrap();
     let head = s.split('#').next().unwrap();
     assert!(head.contains("delay_ms=7"), "{head}");
     let mut again = Injector::parse(head).unwrap();
-    assert_eq!(again.decide(0), None);
-    assert_eq!(again.decide(0), Some(Fault::Delay { ms: 7 }));
+    assert_eq!(again.decide(Stream::Upload), None);
+    assert_eq!(again.decide(Stream::Upload), Some(Fault::Delay { ms: 7 }));
 }
 
 #[test]
@@ -114,8 +138,11 @@ fn fault_request_site() {
     assert_eq!(inj.decide(SITE_REQUEST), None);
     assert_eq!(
         inj.decide(SITE_REQUEST),
-        Some(Fault::Fail { errno: 12, retry: false })
+        Some(Fault::Fail {
+            errno: 12,
+            retry: false
+        })
     );
-    assert_eq!(inj.decide(0), None);
+    assert_eq!(inj.decide(Stream::Upload), None);
     assert_eq!(inj.injected(SITE_REQUEST), 1);
 }

@@ -28,7 +28,8 @@ use std::{format, string::String, vec, vec::Vec};
 use super::rng::Rng;
 use crate::engine::{
     spans::{plan_folio, FolioInfo, FolioPlan, StreamsAvail},
-    state::{CollectSink, WriteState, NR_STREAMS},
+    state::{CollectSink, WriteState},
+    stream::{Stream, NR_STREAMS},
     tile::{Limits, StreamSink, Tiler},
 };
 
@@ -227,7 +228,7 @@ struct Op {
     /// Handle.
     id: u32,
     /// Stream.
-    stream: usize,
+    stream: Stream,
     /// File position to write at.
     pos: u64,
     /// Bytes to write.
@@ -235,10 +236,10 @@ struct Op {
 }
 
 /// What the simulation knows about a handle.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 struct HandleInfo {
     /// Stream.
-    stream: usize,
+    stream: Stream,
     /// Handed to the filesystem.
     issued: bool,
     /// Times `terminated` was called for it.
@@ -302,19 +303,21 @@ pub(crate) struct World {
 
 impl World {
     /// Allocates a handle.
-    fn alloc(&mut self, stream: usize) -> u32 {
+    fn alloc(&mut self, stream: Stream) -> u32 {
         let id = self.handles.len() as u32;
         self.handles.push(HandleInfo {
             stream,
-            ..Default::default()
+            issued: false,
+            terminated: 0,
+            released: 0,
         });
         id
     }
 
     /// Random limits for a new subrequest of `stream`.
-    fn limits(&mut self, stream: usize) -> Limits {
+    fn limits(&mut self, stream: Stream) -> Limits {
         let case = &self.case;
-        let ls = &case.limits[stream];
+        let ls = &case.limits[stream.index()];
         ls[self.rng.below(ls.len() as u64) as usize]
     }
 
@@ -335,9 +338,9 @@ impl World {
         assert!(op.len > 0, "empty subrequest {op:?}");
         for b in op.pos..op.pos + op.len {
             assert!(
-                self.expect[op.stream][b as usize],
+                self.expect[op.stream.index()][b as usize],
                 "stream {} subrequest {op:?} covers byte {b} it must not write",
-                op.stream
+                op.stream.index()
             );
         }
         self.ops += 1;
@@ -363,7 +366,7 @@ impl World {
         let f = &self.case.faults;
         let in_hole = f
             .hole
-            .is_some_and(|(s, a, b)| s == op.stream && op.pos >= a && op.pos < b);
+            .is_some_and(|(s, a, b)| s == op.stream.index() && op.pos >= a && op.pos < b);
         let r = self.rng.below(1000);
         let (n, result, retry) = if in_hole {
             (0, 0, false)
@@ -381,13 +384,13 @@ impl World {
         } else {
             (op.len, op.len as i64, false)
         };
+        let s = op.stream.index();
         if n < op.len {
-            self.faults_hit[op.stream] = true;
+            self.faults_hit[s] = true;
         }
         if in_hole {
-            self.hole_hit[op.stream] = true;
+            self.hole_hit[s] = true;
         }
-        let s = op.stream;
         for b in op.pos..op.pos + n {
             let b = b as usize;
             self.stored[s][b] = self.page_cache[b];
@@ -443,7 +446,7 @@ impl World {
 }
 
 impl CollectSink<u32, usize> for World {
-    fn release_sreq(&mut self, stream: usize, s: u32) {
+    fn release_sreq(&mut self, stream: Stream, s: u32) {
         let h = &mut self.handles[s as usize];
         assert_eq!(h.stream, stream);
         assert_eq!(h.released, 0, "handle {s} released twice");
@@ -460,13 +463,14 @@ impl CollectSink<u32, usize> for World {
         self.ended_now.push(f);
     }
 
-    fn stream_failed(&mut self, stream: usize, error: i32) {
-        self.failed_calls[stream] += 1;
-        assert_eq!(self.failed_calls[stream], 1, "stream {stream} failed twice");
-        assert!(error < 0, "stream {stream} failed with {error}");
+    fn stream_failed(&mut self, stream: Stream, error: i32) {
+        let i = stream.index();
+        self.failed_calls[i] += 1;
+        assert_eq!(self.failed_calls[i], 1, "stream {stream:?} failed twice");
+        assert!(error < 0, "stream {stream:?} failed with {error}");
         assert!(
-            self.faults_hit[stream],
-            "stream {stream} failed ({error}) without a fault injected"
+            self.faults_hit[i],
+            "stream {stream:?} failed ({error}) without a fault injected"
         );
         self.stats.failed_streams += 1;
     }
@@ -481,7 +485,7 @@ pub(crate) struct Glue<const NS: usize, const NF: usize> {
 }
 
 impl<const NS: usize, const NF: usize> StreamSink<u32> for Glue<NS, NF> {
-    fn prepare(&mut self, stream: usize, start: u64) -> (u32, Limits) {
+    fn prepare(&mut self, stream: Stream, start: u64) -> (u32, Limits) {
         if self.state.stream_room(stream) == 0 {
             self.w.stats.waits += 1;
             self.wait(|st| st.stream_room(stream) > 0);
@@ -489,12 +493,12 @@ impl<const NS: usize, const NF: usize> StreamSink<u32> for Glue<NS, NF> {
         let id = self.w.alloc(stream);
         let limits = self.w.limits(stream);
         if let Err(h) = self.state.add_sreq(stream, id, start) {
-            panic!("add_sreq({stream}, {h}, {start}) refused");
+            panic!("add_sreq({stream:?}, {h}, {start}) refused");
         }
         (id, limits)
     }
 
-    fn issue(&mut self, stream: usize, sreq: u32, start: u64, len: u64, nr_segs: u32) {
+    fn issue(&mut self, stream: Stream, sreq: u32, start: u64, len: u64, nr_segs: u32) {
         assert!(self.state.set_sreq_len(stream, &sreq, len));
         let want = self.w.folios_over(start, start + len).len() as u32;
         assert_eq!(nr_segs, want, "sreq {start}+{len}: segments");
@@ -541,7 +545,7 @@ impl<const NS: usize, const NF: usize> Glue<NS, NF> {
         for round in 0.. {
             assert!(round < 10_000, "collector loops");
             let c = self.state.collect(&mut self.w);
-            let collected = [0, 1].map(|s| {
+            let collected = Stream::ALL.map(|s| {
                 self.state
                     .is_active(s)
                     .then(|| self.state.stream_collected_to(s))
@@ -550,8 +554,8 @@ impl<const NS: usize, const NF: usize> Glue<NS, NF> {
                 self.w.check_ended(i, collected);
             }
             let mut again = false;
-            for s in 0..NR_STREAMS {
-                if c.need_retry[s] && self.state.in_flight(s) == 0 {
+            for s in Stream::ALL {
+                if *c.need_retry.get(s) && self.state.in_flight(s) == 0 {
                     self.retry(s);
                     again = true;
                 }
@@ -563,7 +567,7 @@ impl<const NS: usize, const NF: usize> Glue<NS, NF> {
     }
 
     /// The retryer for `stream`.
-    fn retry(&mut self, stream: usize) {
+    fn retry(&mut self, stream: Stream) {
         while let Some(p) = self.state.retry_next(stream) {
             assert!(p.attempts < self.w.case.max_attempts);
             let id = self.w.alloc(stream);
@@ -667,14 +671,14 @@ impl<const NS: usize, const NF: usize> Sim<NS, NF> {
         let slots = (0..NF).map(|_| None).collect::<Vec<_>>();
         let mut state = WriteState::with_folio_slots(start, case.max_attempts, slots);
         if case.avail.upload {
-            state.activate(0);
+            state.activate(Stream::Upload);
         }
         if case.avail.cache {
-            state.activate(1);
+            state.activate(Stream::Cache);
         }
         Sim {
             g: Glue { state, w },
-            tilers: [Tiler::new(0), Tiler::new(1)],
+            tilers: [Tiler::new(Stream::Upload), Tiler::new(Stream::Cache)],
         }
     }
 
@@ -811,7 +815,7 @@ impl<const NS: usize, const NF: usize> Sim<NS, NF> {
             }
             assert_eq!(
                 w.failed_calls[s] > 0,
-                self.g.state.stream_error(s).is_some(),
+                self.g.state.stream_error(Stream::ALL[s]).is_some(),
                 "stream {s}: error state and reports disagree"
             );
         }

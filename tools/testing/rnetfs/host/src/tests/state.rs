@@ -4,7 +4,15 @@
 
 use std::vec::Vec;
 
-use crate::engine::state::{CollectSink, Collected, RetryPiece, SreqState, WriteState};
+use crate::engine::{
+    state::{CollectSink, Collected, RetryPiece, SreqState, WriteState},
+    stream::{PerStream, Stream},
+};
+
+/// The upload stream.
+const U: Stream = Stream::Upload;
+/// The cache stream.
+const C: Stream = Stream::Cache;
 
 /// Records what the collector hands back.
 #[derive(Default, Debug)]
@@ -15,14 +23,14 @@ struct Rec {
 }
 
 impl CollectSink<u32, u32> for Rec {
-    fn release_sreq(&mut self, stream: usize, s: u32) {
-        self.released.push((stream, s));
+    fn release_sreq(&mut self, stream: Stream, s: u32) {
+        self.released.push((stream.index(), s));
     }
     fn end_folio(&mut self, f: u32) {
         self.ended.push(f);
     }
-    fn stream_failed(&mut self, stream: usize, error: i32) {
-        self.failed.push((stream, error));
+    fn stream_failed(&mut self, stream: Stream, error: i32) {
+        self.failed.push((stream.index(), error));
     }
 }
 
@@ -31,7 +39,7 @@ type St = WriteState<u32, u32, 4, [Option<(u32, u64)>; 4]>;
 /// Registers and issues handle `h` for `[start, start + len)`.
 fn issue<const NS: usize, const NF: usize>(
     st: &mut WriteState<u32, u32, NS, [Option<(u32, u64)>; NF]>,
-    stream: usize,
+    stream: Stream,
     h: u32,
     start: u64,
     len: u64,
@@ -43,22 +51,22 @@ fn issue<const NS: usize, const NF: usize>(
 #[test]
 fn state_collects_in_order_and_ends_folios() {
     let mut st = St::new(0, 3);
-    st.activate(0);
+    st.activate(U);
     let mut rec = Rec::default();
     st.set_issued_to(0);
     st.push_folio(100, 4096).unwrap();
     st.push_folio(101, 8192).unwrap();
-    issue(&mut st, 0, 1, 0, 3000);
-    issue(&mut st, 0, 2, 3000, 5192);
+    issue(&mut st, U, 1, 0, 3000);
+    issue(&mut st, U, 2, 3000, 5192);
     st.set_issued_to(8192);
     st.all_queued();
-    assert_eq!(st.in_flight(0), 2);
+    assert_eq!(st.in_flight(U), 2);
     // Completing the second first must not collect anything.
-    assert!(!st.terminated(0, &2, 5192, false));
+    assert!(!st.terminated(U, &2, 5192, false));
     let c = st.collect(&mut rec);
     assert_eq!(c, Collected::default());
     assert!(rec.released.is_empty() && rec.ended.is_empty());
-    assert!(st.terminated(0, &1, 3000, false));
+    assert!(st.terminated(U, &1, 3000, false));
     let c = st.collect(&mut rec);
     assert!(c.done && c.progress);
     assert_eq!(rec.released, [(0, 1), (0, 2)]);
@@ -70,27 +78,27 @@ fn state_collects_in_order_and_ends_folios() {
 #[test]
 fn state_empty_stream_follows_issued_to() {
     let mut st = St::new(0, 3);
-    st.activate(0);
-    st.activate(1);
+    st.activate(U);
+    st.activate(C);
     let mut rec = Rec::default();
     st.set_issued_to(0);
     st.push_folio(1, 4096).unwrap();
-    issue(&mut st, 0, 1, 0, 4096);
+    issue(&mut st, U, 1, 0, 4096);
     st.set_issued_to(4096);
-    assert!(st.terminated(0, &1, 4096, false));
+    assert!(st.terminated(U, &1, 4096, false));
     st.collect(&mut rec);
     // Stream 1 never had anything and is past the folio.
-    assert_eq!(st.stream_collected_to(1), 4096);
+    assert_eq!(st.stream_collected_to(C), 4096);
     assert_eq!(rec.ended, [1]);
     // Inactive streams neither hold back nor take subrequests.
     let mut st = St::new(0, 3);
-    st.activate(1);
-    assert_eq!(st.add_sreq(0, 9, 0), Err(9));
-    assert_eq!(st.stream_room(0), 0);
+    st.activate(C);
+    assert_eq!(st.add_sreq(U, 9, 0), Err(9));
+    assert_eq!(st.stream_room(U), 0);
     st.push_folio(1, 4096).unwrap();
-    issue(&mut st, 1, 1, 0, 4096);
+    issue(&mut st, C, 1, 0, 4096);
     st.set_issued_to(4096);
-    st.terminated(1, &1, 4096, false);
+    st.terminated(C, &1, 4096, false);
     st.all_queued();
     let mut rec = Rec::default();
     assert!(st.collect(&mut rec).done);
@@ -100,31 +108,30 @@ fn state_empty_stream_follows_issued_to() {
 #[test]
 fn state_building_entry_holds_collection_back() {
     let mut st = St::new(0, 3);
-    st.activate(0);
+    st.activate(U);
     let mut rec = Rec::default();
     st.push_folio(1, 4096).unwrap();
-    assert_eq!(st.add_sreq(0, 1, 0), Ok(()));
+    assert_eq!(st.add_sreq(U, 1, 0), Ok(()));
     st.set_issued_to(4096);
-    assert_eq!(st.in_flight(0), 0, "a construct is not in flight");
+    assert_eq!(st.in_flight(U), 0, "a construct is not in flight");
     st.collect(&mut rec);
     assert!(rec.ended.is_empty());
-    assert_eq!(st.uncollected(0), 1);
-    assert!(st.set_sreq_len(0, &1, 4096));
-    assert!(!st.set_sreq_len(0, &1, 4096), "already issued");
-    assert_eq!(st.in_flight(0), 1);
+    assert_eq!(st.uncollected(U), 1);
+    assert!(st.set_sreq_len(U, &1, 4096));
+    assert!(!st.set_sreq_len(U, &1, 4096), "already issued");
+    assert_eq!(st.in_flight(U), 1);
 }
 
 #[test]
 fn state_add_sreq_refuses_out_of_order_and_full() {
     let mut st = WriteState::<u32, u32, 2, [Option<(u32, u64)>; 1]>::new(4096, 3);
-    st.activate(0);
-    assert_eq!(st.add_sreq(0, 1, 0), Err(1), "before the request start");
-    issue(&mut st, 0, 1, 4096, 4096);
-    assert_eq!(st.add_sreq(0, 2, 5000), Err(2), "overlaps the previous");
-    assert_eq!(st.add_sreq(0, 2, 8192), Ok(()));
-    assert_eq!(st.stream_room(0), 0);
-    assert_eq!(st.add_sreq(0, 3, 1 << 20), Err(3));
-    assert_eq!(st.add_sreq(2, 3, 1 << 20), Err(3), "no such stream");
+    st.activate(U);
+    assert_eq!(st.add_sreq(U, 1, 0), Err(1), "before the request start");
+    issue(&mut st, U, 1, 4096, 4096);
+    assert_eq!(st.add_sreq(U, 2, 5000), Err(2), "overlaps the previous");
+    assert_eq!(st.add_sreq(U, 2, 8192), Ok(()));
+    assert_eq!(st.stream_room(U), 0);
+    assert_eq!(st.add_sreq(U, 3, 1 << 20), Err(3));
     assert_eq!(st.push_folio(1, 1), Ok(()));
     assert_eq!(st.folio_room(), 0);
     assert_eq!(st.push_folio(2, 2), Err(2));
@@ -133,32 +140,39 @@ fn state_add_sreq_refuses_out_of_order_and_full() {
 #[test]
 fn state_short_write_is_retried_at_the_right_offset() {
     let mut st = St::new(0, 3);
-    st.activate(0);
+    st.activate(U);
     let mut rec = Rec::default();
     st.push_folio(7, 8192).unwrap();
-    issue(&mut st, 0, 1, 0, 8192);
+    issue(&mut st, U, 1, 0, 8192);
     st.set_issued_to(8192);
     st.all_queued();
-    assert!(st.terminated(0, &1, 1000, false));
+    assert!(st.terminated(U, &1, 1000, false));
     let c = st.collect(&mut rec);
-    assert_eq!(c.need_retry, [true, false]);
-    assert_eq!(st.stream_collected_to(0), 1000);
+    assert_eq!(
+        c.need_retry,
+        PerStream {
+            upload: true,
+            cache: false
+        }
+    );
+    assert_eq!(st.stream_collected_to(U), 1000);
     assert!(rec.ended.is_empty() && rec.released.is_empty());
-    let p = st.retry_next(0).unwrap();
+    let p = st.retry_next(U).unwrap();
     assert_eq!(
         p,
         RetryPiece {
+            stream: U,
             index: 0,
             start: 1000,
             end: 8192,
             attempts: 0
         }
     );
-    assert_eq!(st.restart_sreq(0, 0, 2, 0), Ok(Some(1)));
-    assert!(st.retry_next(0).is_none());
-    assert_eq!(st.in_flight(0), 1);
-    assert!(!st.terminated(0, &1, 7192, false), "the old handle is gone");
-    assert!(st.terminated(0, &2, 7192, false));
+    assert_eq!(st.restart_sreq(U, 0, 2, 0), Ok(Some(1)));
+    assert!(st.retry_next(U).is_none());
+    assert_eq!(st.in_flight(U), 1);
+    assert!(!st.terminated(U, &1, 7192, false), "the old handle is gone");
+    assert!(st.terminated(U, &2, 7192, false));
     let c = st.collect(&mut rec);
     assert!(c.done);
     assert_eq!(rec.released, [(0, 2)]);
@@ -168,25 +182,25 @@ fn state_short_write_is_retried_at_the_right_offset() {
 #[test]
 fn state_shorter_retry_piece_is_a_temporal_split() {
     let mut st = St::new(0, 1);
-    st.activate(0);
+    st.activate(U);
     let mut rec = Rec::default();
-    issue(&mut st, 0, 1, 0, 10000);
+    issue(&mut st, U, 1, 0, 10000);
     st.all_queued();
-    st.terminated(0, &1, 0, false);
+    st.terminated(U, &1, 0, false);
     st.collect(&mut rec);
     let mut h = 1;
     let mut pos = 0;
     // Pieces of 3000: the entry stays one entry and never runs out of
     // attempts while each piece makes progress.
-    while let Some(p) = st.retry_next(0) {
+    while let Some(p) = st.retry_next(U) {
         assert_eq!((p.start, p.end), (pos, 10000));
         h += 1;
-        assert_eq!(st.restart_sreq(0, p.index, h, 3000), Ok(Some(h - 1)));
+        assert_eq!(st.restart_sreq(U, p.index, h, 3000), Ok(Some(h - 1)));
         // Claiming more than the piece must not skip bytes.
-        st.terminated(0, &h, 5000, false);
+        st.terminated(U, &h, 5000, false);
         pos = (pos + 3000).min(10000);
         st.collect(&mut rec);
-        assert_eq!(st.stream_collected_to(0), pos);
+        assert_eq!(st.stream_collected_to(U), pos);
     }
     assert_eq!(pos, 10000);
     assert!(st.collect(&mut rec).done);
@@ -197,33 +211,33 @@ fn state_shorter_retry_piece_is_a_temporal_split() {
 #[test]
 fn state_zero_writing_server_fails_after_max_attempts() {
     let mut st = St::new(0, 2);
-    st.activate(0);
+    st.activate(U);
     let mut rec = Rec::default();
     st.push_folio(1, 4096).unwrap();
-    issue(&mut st, 0, 1, 0, 4096);
+    issue(&mut st, U, 1, 0, 4096);
     st.all_queued();
     let mut h = 1;
-    st.terminated(0, &1, 0, false);
+    st.terminated(U, &1, 0, false);
     let mut tries = 1;
     loop {
         let c = st.collect(&mut rec);
         if c.done {
             break;
         }
-        assert!(c.need_retry[0]);
-        let Some(p) = st.retry_next(0) else {
+        assert!(c.need_retry.upload);
+        let Some(p) = st.retry_next(U) else {
             continue;
         };
         assert_eq!(p.attempts, tries - 1);
         h += 1;
-        assert!(st.restart_sreq(0, p.index, h, 0).is_ok());
-        st.terminated(0, &h, 0, false);
+        assert!(st.restart_sreq(U, p.index, h, 0).is_ok());
+        st.terminated(U, &h, 0, false);
         tries += 1;
         assert!(tries < 10, "retries forever");
     }
     assert_eq!(tries, 3, "one try and max_attempts retries");
     assert_eq!(rec.failed, [(0, -5)]);
-    assert_eq!(st.stream_error(0), Some(-5));
+    assert_eq!(st.stream_error(U), Some(-5));
     assert_eq!(rec.ended, [1]);
     assert_eq!(rec.released, [(0, h)]);
 }
@@ -231,13 +245,19 @@ fn state_zero_writing_server_fails_after_max_attempts() {
 #[test]
 fn state_exhausted_retries_keep_the_last_error() {
     let mut st = St::new(0, 0);
-    st.activate(0);
+    st.activate(U);
     let mut rec = Rec::default();
-    issue(&mut st, 0, 1, 0, 4096);
+    issue(&mut st, U, 1, 0, 4096);
     st.all_queued();
-    assert!(st.terminated(0, &1, -11, true));
-    assert_eq!(st.collect(&mut rec).need_retry, [true, false]);
-    assert_eq!(st.retry_next(0), None, "max_attempts 0: no retry");
+    assert!(st.terminated(U, &1, -11, true));
+    assert_eq!(
+        st.collect(&mut rec).need_retry,
+        PerStream {
+            upload: true,
+            cache: false
+        }
+    );
+    assert_eq!(st.retry_next(U), None, "max_attempts 0: no retry");
     assert!(st.collect(&mut rec).done);
     assert_eq!(rec.failed, [(0, -11)]);
 }
@@ -245,24 +265,24 @@ fn state_exhausted_retries_keep_the_last_error() {
 #[test]
 fn state_permanent_failure_is_reported_once_and_folios_still_end() {
     let mut st = St::new(0, 3);
-    st.activate(0);
-    st.activate(1);
+    st.activate(U);
+    st.activate(C);
     let mut rec = Rec::default();
     st.push_folio(1, 4096).unwrap();
     st.push_folio(2, 8192).unwrap();
-    issue(&mut st, 0, 1, 0, 4096);
-    issue(&mut st, 0, 2, 4096, 4096);
-    issue(&mut st, 1, 3, 0, 8192);
+    issue(&mut st, U, 1, 0, 4096);
+    issue(&mut st, U, 2, 4096, 4096);
+    issue(&mut st, C, 3, 0, 8192);
     st.set_issued_to(8192);
     st.all_queued();
-    assert!(st.terminated(0, &1, -28, false));
-    assert!(st.terminated(0, &2, -5, false));
+    assert!(st.terminated(U, &1, -28, false));
+    assert!(st.terminated(U, &2, -5, false));
     st.collect(&mut rec);
     assert_eq!(rec.failed, [(0, -28)], "first error, once");
-    assert_eq!(st.stream_error(0), Some(-28));
+    assert_eq!(st.stream_error(U), Some(-28));
     assert!(rec.ended.is_empty(), "stream 1 still writing");
     // An errno beyond i32 becomes EIO, but stream 1 keeps its own error.
-    assert!(st.terminated(1, &3, i64::MIN, false));
+    assert!(st.terminated(C, &3, i64::MIN, false));
     let c = st.collect(&mut rec);
     assert!(c.done);
     assert_eq!(rec.failed, [(0, -28), (1, -5)]);
@@ -273,26 +293,25 @@ fn state_permanent_failure_is_reported_once_and_folios_still_end() {
 #[test]
 fn state_ignores_unknown_and_repeated_completions() {
     let mut st = St::new(0, 3);
-    st.activate(0);
-    issue(&mut st, 0, 1, 0, 4096);
-    assert!(!st.terminated(0, &9, 4096, false));
-    assert!(!st.terminated(1, &1, 4096, false));
-    assert!(!st.terminated(5, &1, 4096, false));
-    assert!(st.terminated(0, &1, 4096, false));
-    assert!(!st.terminated(0, &1, -5, false));
-    let v: Vec<SreqState> = st.sreqs(0).map(|e| e.state).collect();
+    st.activate(U);
+    issue(&mut st, U, 1, 0, 4096);
+    assert!(!st.terminated(U, &9, 4096, false));
+    assert!(!st.terminated(C, &1, 4096, false));
+    assert!(st.terminated(U, &1, 4096, false));
+    assert!(!st.terminated(U, &1, -5, false));
+    let v: Vec<SreqState> = st.sreqs(U).map(|e| e.state).collect();
     assert_eq!(v, [SreqState::Done]);
     // restart_sreq only takes entries that need a retry.
-    assert_eq!(st.restart_sreq(0, 0, 5, 0), Err(5));
-    assert_eq!(st.restart_sreq(0, 3, 5, 0), Err(5));
+    assert_eq!(st.restart_sreq(U, 0, 5, 0), Err(5));
+    assert_eq!(st.restart_sreq(U, 3, 5, 0), Err(5));
 }
 
 #[test]
 fn state_zero_length_issue_completes_at_once() {
     let mut st = St::new(0, 3);
-    st.activate(0);
+    st.activate(U);
     let mut rec = Rec::default();
-    issue(&mut st, 0, 1, 0, 0);
+    issue(&mut st, U, 1, 0, 0);
     st.all_queued();
     assert!(st.collect(&mut rec).done);
     assert_eq!(rec.released, [(0, 1)]);
@@ -301,20 +320,26 @@ fn state_zero_length_issue_completes_at_once() {
 #[test]
 fn state_wakes_the_retryer_when_the_last_one_lands() {
     let mut st = St::new(0, 3);
-    st.activate(0);
+    st.activate(U);
     let mut rec = Rec::default();
-    issue(&mut st, 0, 1, 0, 100);
-    issue(&mut st, 0, 2, 100, 100);
-    issue(&mut st, 0, 3, 200, 100);
-    assert!(st.terminated(0, &2, 10, false), "a retry is needed");
-    assert!(!st.terminated(0, &3, 100, false));
-    assert_eq!(st.in_flight(0), 1);
+    issue(&mut st, U, 1, 0, 100);
+    issue(&mut st, U, 2, 100, 100);
+    issue(&mut st, U, 3, 200, 100);
+    assert!(st.terminated(U, &2, 10, false), "a retry is needed");
+    assert!(!st.terminated(U, &3, 100, false));
+    assert_eq!(st.in_flight(U), 1);
     assert!(
-        st.terminated(0, &1, 100, false),
+        st.terminated(U, &1, 100, false),
         "front, and none in flight"
     );
     let c = st.collect(&mut rec);
-    assert_eq!(c.need_retry, [true, false]);
+    assert_eq!(
+        c.need_retry,
+        PerStream {
+            upload: true,
+            cache: false
+        }
+    );
     assert_eq!(rec.released, [(0, 1)]);
     assert_eq!(st.issued_to(), 0);
 }
@@ -322,25 +347,24 @@ fn state_wakes_the_retryer_when_the_last_one_lands() {
 #[test]
 fn state_unanswered_counts_in_flight_and_awaiting_retry() {
     let mut st = St::new(0, 3);
-    st.activate(0);
+    st.activate(U);
     let mut rec = Rec::default();
     st.push_folio(1, 8192).unwrap();
     // Being built: not sent, so not waited for.
-    assert_eq!(st.add_sreq(0, 1, 0), Ok(()));
-    assert_eq!(st.unanswered(0), 0);
-    assert!(st.set_sreq_len(0, &1, 4096));
-    issue(&mut st, 0, 2, 4096, 4096);
-    assert_eq!(st.unanswered(0), 2);
+    assert_eq!(st.add_sreq(U, 1, 0), Ok(()));
+    assert_eq!(st.unanswered(U), 0);
+    assert!(st.set_sreq_len(U, &1, 4096));
+    issue(&mut st, U, 2, 4096, 4096);
+    assert_eq!(st.unanswered(U), 2);
     // A transient failure is answered only once it has been sent again.
-    st.terminated(0, &1, -11, true);
+    st.terminated(U, &1, -11, true);
     st.collect(&mut rec);
-    assert_eq!(st.unanswered(0), 2);
-    st.terminated(0, &2, 4096, false);
-    assert_eq!(st.unanswered(0), 1);
-    let piece = st.retry_next(0).unwrap();
-    assert!(st.restart_sreq(0, piece.index, 3, 4096).is_ok());
-    assert_eq!(st.unanswered(0), 1);
-    st.terminated(0, &3, 4096, false);
-    assert_eq!(st.unanswered(0), 0);
-    assert_eq!(st.unanswered(7), 0);
+    assert_eq!(st.unanswered(U), 2);
+    st.terminated(U, &2, 4096, false);
+    assert_eq!(st.unanswered(U), 1);
+    let piece = st.retry_next(U).unwrap();
+    assert!(st.restart_sreq(U, piece.index, 3, 4096).is_ok());
+    assert_eq!(st.unanswered(U), 1);
+    st.terminated(U, &3, 4096, false);
+    assert_eq!(st.unanswered(U), 0);
 }

@@ -4,7 +4,10 @@
 
 use std::{vec, vec::Vec};
 
-use crate::engine::tile::{Limits, StreamSink, Tiler};
+use crate::engine::{
+    stream::Stream,
+    tile::{Limits, StreamSink, Tiler},
+};
 
 /// What a sink saw.
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
@@ -50,17 +53,19 @@ impl Rec {
 }
 
 impl StreamSink<u32> for Rec {
-    fn prepare(&mut self, stream: usize, start: u64) -> (u32, Limits) {
-        let ls = &self.limits[stream];
-        let l = ls[self.n[stream] % ls.len()];
-        self.n[stream] += 1;
+    fn prepare(&mut self, stream: Stream, start: u64) -> (u32, Limits) {
+        let i = stream.index();
+        let ls = &self.limits[i];
+        let l = ls[self.n[i] % ls.len()];
+        self.n[i] += 1;
         self.next += 1;
-        self.ev.push(Ev::Prepare(stream, start, self.next));
+        self.ev.push(Ev::Prepare(i, start, self.next));
         (self.next, l)
     }
 
-    fn issue(&mut self, stream: usize, sreq: u32, start: u64, len: u64, nr_segs: u32) {
-        self.ev.push(Ev::Issue(stream, sreq, start, len, nr_segs));
+    fn issue(&mut self, stream: Stream, sreq: u32, start: u64, len: u64, nr_segs: u32) {
+        self.ev
+            .push(Ev::Issue(stream.index(), sreq, start, len, nr_segs));
     }
 }
 
@@ -71,7 +76,7 @@ fn lim(max_len: u64, max_segs: u32) -> Limits {
 #[test]
 fn tile_splits_one_folio_over_several_subrequests() {
     let mut sink = Rec::new(vec![lim(4096, 0)], vec![lim(0, 0)]);
-    let mut t = Tiler::new(0);
+    let mut t = Tiler::new(Stream::Upload);
     t.add(&mut sink, 0, 10000, false);
     assert_eq!(sink.issued(0), [(0, 4096, 1), (4096, 4096, 1)]);
     assert_eq!(t.building(), Some((8192, 1808)));
@@ -94,7 +99,7 @@ fn tile_splits_one_folio_over_several_subrequests() {
 #[test]
 fn tile_subrequest_spans_several_folios() {
     let mut sink = Rec::new(vec![lim(0, 0)], vec![lim(0, 0)]);
-    let mut t = Tiler::new(0);
+    let mut t = Tiler::new(Stream::Upload);
     for i in 0..3 {
         t.add(&mut sink, i * 4096, 4096, false);
     }
@@ -108,7 +113,7 @@ fn tile_subrequest_spans_several_folios() {
 #[test]
 fn tile_issues_when_segments_run_out() {
     let mut sink = Rec::new(vec![lim(0, 2)], vec![lim(0, 0)]);
-    let mut t = Tiler::new(0);
+    let mut t = Tiler::new(Stream::Upload);
     for i in 0..5 {
         t.add(&mut sink, i * 4096, 4096, false);
     }
@@ -122,7 +127,7 @@ fn tile_issues_when_segments_run_out() {
 #[test]
 fn tile_issues_before_a_gap() {
     let mut sink = Rec::new(vec![lim(0, 0)], vec![lim(0, 0)]);
-    let mut t = Tiler::new(1);
+    let mut t = Tiler::new(Stream::Cache);
     t.add(&mut sink, 0, 4096, false);
     t.add(&mut sink, 8192, 4096, false);
     assert_eq!(sink.issued(1), [(0, 4096, 1)]);
@@ -133,7 +138,7 @@ fn tile_issues_before_a_gap() {
 #[test]
 fn tile_ignores_empty_spans_and_clamps_at_the_top() {
     let mut sink = Rec::new(vec![lim(0, 0)], vec![lim(0, 0)]);
-    let mut t = Tiler::new(0);
+    let mut t = Tiler::new(Stream::Upload);
     t.add(&mut sink, 4096, 0, true);
     assert!(sink.ev.is_empty());
     t.add(&mut sink, u64::MAX - 10, 100, true);
@@ -143,7 +148,7 @@ fn tile_ignores_empty_spans_and_clamps_at_the_top() {
 #[test]
 fn tile_odd_max_len_over_a_2m_folio() {
     let mut sink = Rec::new(vec![lim(511_976, 0)], vec![lim(0, 0)]);
-    let mut t = Tiler::new(0);
+    let mut t = Tiler::new(Stream::Upload);
     t.add(&mut sink, 2 << 20, 2 << 20, true);
     let got = sink.issued(0);
     assert_eq!(got.len(), 5);
@@ -159,7 +164,7 @@ fn tile_odd_max_len_over_a_2m_folio() {
 #[test]
 fn tile_limits_may_change_per_subrequest() {
     let mut sink = Rec::new(vec![lim(1000, 0), lim(0, 1), lim(300, 0)], vec![lim(0, 0)]);
-    let mut t = Tiler::new(0);
+    let mut t = Tiler::new(Stream::Upload);
     t.add(&mut sink, 0, 1500, false);
     t.add(&mut sink, 1500, 1000, false);
     t.flush(&mut sink);
@@ -173,7 +178,7 @@ fn tile_limits_may_change_per_subrequest() {
 #[test]
 fn tile_two_streams_tile_independently() {
     let mut sink = Rec::new(vec![lim(5000, 0)], vec![lim(3000, 2)]);
-    let mut tilers = [Tiler::new(0), Tiler::new(1)];
+    let mut tilers = [Tiler::new(Stream::Upload), Tiler::new(Stream::Cache)];
     for i in 0..4 {
         for t in tilers.iter_mut() {
             t.add(&mut sink, i * 4096, 4096, i == 3);
