@@ -20,9 +20,10 @@ IMG=$DIR/root.img
 if [ -f "$IMG" ]; then echo "$IMG"; exit 0; fi
 
 rm -rf "$DIR" && mkdir -p "$DIR"
-log "debootstrap bookworm into $DIR/root"
+MIRROR=$(debian_mirror)
+log "debootstrap bookworm into $DIR/root from $MIRROR"
 debootstrap --variant=minbase --include="$PKGS" bookworm "$DIR/root" \
-	http://deb.debian.org/debian >"$DIR/debootstrap.log" 2>&1 ||
+	"$MIRROR" >"$DIR/debootstrap.log" 2>&1 ||
 	{ tail -20 "$DIR/debootstrap.log"; die "debootstrap failed"; }
 install -m 755 "$T/guest/rnetfs-init" "$DIR/root/sbin/rnetfs-init"
 echo rnetfs-guest >"$DIR/root/etc/hostname"

@@ -15,10 +15,12 @@ HOST_PKGS=(clang-19 lld-19 llvm-19 libclang-19-dev flex bison bc libelf-dev
 	   python3 rsync xz-utils)
 
 add_sources() {
-	local want
-	want=$(cat <<'EOS'
+	# The backports come from the mirror the base system already uses.
+	local mirror want
+	mirror=$(debian_mirror)
+	want=$(cat <<EOS
 Types: deb
-URIs: http://deb.debian.org/debian
+URIs: $mirror
 Suites: bookworm-backports trixie-backports
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
