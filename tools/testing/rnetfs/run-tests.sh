@@ -5,7 +5,7 @@
 # then the guest suites under QEMU. Ends with "N passed, N failed".
 #
 #   run-tests.sh [suite ...]     default: host kunit basic engine fscache faults
-#                                afs stress matrix (short variants)
+#                                afs cifs stress matrix (short variants)
 #   RNETFS_CONFIG=debug run-tests.sh ...   on the debug kernel (lockdep, KASAN,
 #                                          kmemleak, DEBUG_VM, fault injection)
 #   RNETFS_KBUILD=DIR run-tests.sh ...     on a kernel built before (DIR holds
@@ -18,7 +18,7 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-SUITES=${*:-host kunit basic engine fscache faults afs stress matrix}
+SUITES=${*:-host kunit basic engine fscache faults afs cifs stress matrix}
 OUT=${RNETFS_OUT:-$CACHE/runs/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
 # Runs hold the export's files (a guest-RAM-sized one among them): keep the

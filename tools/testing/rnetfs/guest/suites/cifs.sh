@@ -1,0 +1,525 @@
+# SPDX-License-Identifier: GPL-2.0
+# cifs (the SMB3 client) against a Samba server in the same guest
+# (guest/samba.sh), writing back through netfs_writepages: the engine's
+# workloads with rnetfs and with the C engine, in cache=strict and
+# cache=loose, with wsize=64 KiB so that a folio spans several subrequests.
+# Every file is compared byte for byte with the share's backing directory
+# once the client has unmounted, and again through a fresh mount. rnetfs
+# must have carried the writeback (its upload counters moved). Then both
+# streams with fsc and cachefilesd; Samba granting few credits, with a trace
+# check that no upload exceeded the limit cifs prepared it with; smbd
+# killed under a large write and an mmap write (reconnect, retry); a full
+# share and a share turned read-only (fsync's errno, the same for both
+# engines).
+# CIFS_SEQ_MB, CIFS_SEED: the sequential size and the base seed.
+. ./lib.sh
+. ./samba.sh
+MNT=/mnt/cifs
+REF=$REF/cifs
+rm -rf $REF && mkdir -p $REF
+SEQ=${CIFS_SEQ_MB:-16}
+SEED=${CIFS_SEED:-$RANDOM}
+WSIZE=65536
+TR=/sys/kernel/tracing
+TABLE=$RUN/results/cifs-subrequests.txt
+: >$TABLE
+say "cifs: seed $SEED"
+seed_for() { echo $(( (SEED + $(echo "${1#?-}" | cksum | cut -d' ' -f1)) % 1000003 )); }
+engine() { rnetfs_loaded && echo rnetfs || echo C; }
+
+# Subrequest counters: rnetfs's (when loaded) and netfs's.
+KEYS_R="writepages upload_prepared upload_done upload_failed upload_bytes cache_prepared cache_done cache_failed cache_bytes retry_rounds retried"
+counters() {
+	local k
+	for k in $KEYS_R; do echo -n "${k}=$(stat_of $k) "; done
+	echo -n "WP=$(netfs_stat Writes WP) UL=$(netfs_stat UpldOps UL) us=$(netfs_stat UpldOps us) uf=$(netfs_stat UpldOps uf) "
+	echo -n "WR=$(netfs_stat CaWrOps WR) ws=$(netfs_stat CaWrOps ws) wq=$(netfs_stat Retries wq) wrs=$(netfs_stat Retries ws) "
+	echo "cachefiles_wr=$(fscache_io wr) cachefiles_rd=$(fscache_io rd)"
+}
+# The difference of two counters() lines, only what moved.
+delta() {
+	python3 - "$1" "$2" <<'PY'
+import sys
+a, b = (dict(kv.split("=", 1) for kv in s.split()) for s in sys.argv[1:3])
+print(" ".join("%s=%d" % (k, int(b[k] or 0) - int(a.get(k) or 0))
+               for k in b if b[k] and int(b[k] or 0) != int(a.get(k) or 0)) or "nothing")
+PY
+}
+# t with the subrequest counts, printed and kept in $TABLE: at NAME FUNCTION ARGS...
+at() {
+	local name=$1 c0 c1 t0 d; shift
+	c0=$(counters); t0=$(date +%s)
+	t "$name" "$@"
+	c1=$(counters)
+	d=$(delta "$c0" "$c1")
+	say "$name: $(engine), $(($(date +%s) - t0)) s, subrequests: $d"
+	echo "$name $(engine) $d" >>$TABLE
+}
+
+# The mount under test: cifs_remount re-mounts it with the same options.
+OPTS=""
+mnt() { OPTS=$1; cifs_mount t $MNT "$OPTS"; }
+cifs_remount() {
+	sync
+	umount $MNT || { say "cifs: umount $MNT failed"; return 1; }
+	echo 3 >/proc/sys/vm/drop_caches
+	cifs_mount t $MNT "$OPTS"
+}
+
+# rnetfs carried the writeback of what was just written: its writepages and
+# upload counters moved, and all it prepared was answered; with the C
+# engine, netfs's own upload counter moved (not the unbuffered path).
+# carried NAME BEFORE(counters) AFTER(counters) [r|c]
+carried() {
+	python3 - "$1" "$2" "$3" "${4:-$(rnetfs_loaded && echo r || echo c)}" <<'PY'
+import sys
+name, a, b, eng = sys.argv[1:5]
+a, b = (dict(kv.split("=", 1) for kv in s.split()) for s in (a, b))
+d = lambda k: int(b.get(k) or 0) - int(a.get(k) or 0)
+if eng == "r":
+    ok = d("writepages") > 0 and d("upload_done") > 0 and d("upload_bytes") > 0
+    print("RNETFS: %s: rnetfs writepages +%d, uploads +%d (%d bytes)"
+          % (name, d("writepages"), d("upload_done"), d("upload_bytes")))
+else:
+    ok = d("WP") > 0 and d("UL") > 0
+    print("RNETFS: %s: C writepages +%d, uploads +%d" % (name, d("WP"), d("UL")))
+sys.exit(0 if ok else 1)
+PY
+}
+
+# The server's view of NAME (file or directory) against the reference:
+# the backing directory once the client has unmounted, then a fresh mount.
+server_same() {
+	local name=$1
+	sync
+	umount $MNT || { say "cifs: umount $MNT failed"; return 1; }
+	same_as_ref "$SMB_DIR/$name" "$REF/$name" || { say "$name: differs in the share's backing directory"; cifs_mount t $MNT "$OPTS"; return 1; }
+	echo 3 >/proc/sys/vm/drop_caches
+	cifs_mount t $MNT "$OPTS" || return 1
+	same_as_ref "$MNT/$name" "$REF/$name" || { say "$name: differs through a fresh mount"; return 1; }
+	say "$name: the backing directory and a fresh mount match the reference"
+}
+same_as_ref() {
+	if [ -d "$2" ]; then
+		[ "$(python3 ./wtool.py manifest "$1")" = "$(python3 ./wtool.py manifest "$2")" ]
+	else
+		cmp "$1" "$2" >/dev/console
+	fi
+}
+
+# Write through cifs, fsync; nothing left under writeback or locked; the
+# engine carried it; the server's bytes are the reference's.
+cifs_write_verify() {
+	local mode=$1 size=$2 name=$3 c0 c1
+	c0=$(counters)
+	python3 ./wtool.py "$mode" "$MNT/$name" "$REF/$name" "$size" "$(seed_for "$name")" --fsync || return 1
+	no_writeback_left || return 1
+	readable "$MNT/$name" || return 1
+	c1=$(counters)
+	carried "$name" "$c0" "$c1" >/dev/console || return 1
+	server_same "$name"
+}
+
+files_verify() {
+	local name=$1 c0 c1
+	c0=$(counters)
+	python3 ./wtool.py files "$MNT/$name" "$REF/$name" $((2 << 20)) "$(seed_for "$name")" --fsync || return 1
+	no_writeback_left || return 1
+	c1=$(counters)
+	carried "$name" "$c0" "$c1" >/dev/console || return 1
+	server_same "$name"
+}
+
+concurrent() {
+	local p=$1 pids="" pid rc=0 i c0 c1
+	c0=$(counters)
+	python3 ./wtool.py seq "$MNT/$p-cc1" "$REF/$p-cc1" $((8 << 20)) 1 --fsync & pids="$pids $!"
+	python3 ./wtool.py random "$MNT/$p-cc2" "$REF/$p-cc2" $((4 << 20)) 2 --fsync & pids="$pids $!"
+	python3 ./wtool.py mmap "$MNT/$p-cc3" "$REF/$p-cc3" $((4 << 20)) 3 --fsync & pids="$pids $!"
+	python3 ./wtool.py extend "$MNT/$p-cc4" "$REF/$p-cc4" $((8 << 20)) 4 --fsync & pids="$pids $!"
+	for pid in $pids; do wait "$pid" || rc=1; done
+	no_writeback_left || return 1
+	c1=$(counters)
+	carried "$p-concurrent" "$c0" "$c1" >/dev/console || rc=1
+	for i in 1 2 3 4; do server_same "$p-cc$i" || rc=1; done
+	return $rc
+}
+
+# The check itself must be able to fail: a reference one byte off is seen.
+verify_can_fail() {
+	local name=$1
+	python3 ./wtool.py seq "$MNT/$name" "$REF/$name" $((64 << 10)) 5 --fsync || return 1
+	python3 -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(4097); b = f.read(1); f.seek(4097); f.write(bytes([b[0] ^ 1]))' "$REF/$name"
+	if server_same "$name" 2>/dev/null; then say "a changed reference went unnoticed"; return 1; fi
+	rm -f "$MNT/$name" "$REF/$name"
+}
+
+# And the "rnetfs carried it" check must be able to fail: counters that
+# did not move are refused, for either engine.
+carried_can_fail() {
+	local c0="writepages=5 upload_done=3 upload_bytes=100 WP=1 UL=1"
+	local c1="writepages=6 upload_done=4 upload_bytes=200 WP=2 UL=2"
+	carried can-fail "$c0" "$c1" r >/dev/null && carried can-fail "$c0" "$c1" c >/dev/null ||
+		{ say "carried() refused counters that moved"; return 1; }
+	if carried can-fail "$c0" "$c0" r >/dev/null || carried can-fail "$c0" "$c0" c >/dev/null; then
+		say "carried() accepted counters that did not move"; return 1
+	fi
+	# C's counters moving is not rnetfs carrying the writeback.
+	! carried can-fail "$c0" "writepages=5 upload_done=3 upload_bytes=100 WP=2 UL=2" r >/dev/null
+}
+
+fsx_verify() {
+	local name=$1
+	python3 ./minifsx.py "$MNT/$name" "$REF/$name" 600 "$(seed_for "$name")" >/dev/console || return 1
+	no_writeback_left || return 1
+	server_same "$name"
+}
+
+# fsx.py processes on the mount; with rnetfs (p=r*), rnetfs is removed and
+# inserted again under them (writeback handed to C and taken back). A
+# failed rmmod (busy) is counted, not an error; insmod must not fail.
+fsx_takeover() {
+	local p=$1 i pids="" rc=0 ok=0 rmfail=0 insfail=0 t0 n=2 secs=${CIFS_FSX_TIME:-30}
+	t0=$(date +%s)
+	for i in $(seq 1 $n); do
+		python3 ./fsx.py "$MNT/$p-fsx$i" "$REF/$p-fsx$i" --seed $(($(seed_for $p-fsx) + i)) \
+			--ops 1000000 --time $secs --maxlen $((2 << 20)) --quiet >/dev/console 2>&1 &
+		pids="$pids $!"
+	done
+	if [ "${p#r}" != "$p" ]; then
+		sleep 2
+		while kill -0 $pids 2>/dev/null; do
+			if rmmod rnetfs 2>/tmp/rmmod.err; then
+				sleep 0.5
+				if insmod $KO 2>/tmp/insmod.err; then
+					ok=$((ok + 1))
+				else
+					insfail=$((insfail + 1)); cat /tmp/insmod.err >/dev/console
+					sleep 0.5; insmod $KO
+				fi
+			else
+				rmfail=$((rmfail + 1)); cat /tmp/rmmod.err >/dev/console
+			fi
+			sleep 1
+		done
+		load_rnetfs
+	fi
+	for i in $pids; do wait "$i" || rc=1; done
+	say "$p-fsx: $n fsx.py for $(($(date +%s) - t0)) s; rmmod/insmod cycles: $ok done, $rmfail rmmod failures (busy), $insfail insmod failures"
+	no_writeback_left || rc=1
+	for i in $(seq 1 $n); do
+		[ -f "$REF/$p-fsx$i" ] || { say "$p-fsx$i: no reference (fsx failed)"; rc=1; continue; }
+		readable "$MNT/$p-fsx$i" || rc=1
+		server_same "$p-fsx$i" || rc=1
+	done
+	[ $rc = 0 ] || return 1
+	[ "${p#r}" = "$p" ] && return 0
+	[ $ok -ge 2 ] || { say "$p-fsx: only $ok cycles"; return 1; }
+	[ $insfail = 0 ]
+}
+
+cleanup() { local n; for n in "$@"; do rm -rf "${MNT:?}/$n" "${REF:?}/$n"; done; }
+
+# workloads PREFIX CACHE-MODE
+workloads() {
+	local p=$1-$2
+	mnt "cache=$2,wsize=$WSIZE" || { fail $p-cifs-mount; return; }
+	say "cifs: $(grep " $MNT " /proc/mounts)"
+	[ $p = c-strict ] && t cifs-verify-can-fail verify_can_fail check
+	at $p-seq-${SEQ}m cifs_write_verify seq $((SEQ << 20)) $p-seq
+	at $p-random-4k-4m cifs_write_verify random $((4 << 20)) $p-random
+	at $p-sparse-16m cifs_write_verify sparse $((16 << 20)) $p-sparse
+	at $p-extend-8m cifs_write_verify extend $((8 << 20)) $p-extend
+	at $p-truncate-dirty cifs_write_verify truncate $((8 << 20)) $p-truncate
+	at $p-mmap-msync-4m cifs_write_verify mmap $((4 << 20)) $p-mmap
+	at $p-small-files files_verify $p-files
+	at $p-concurrent concurrent $p
+	at $p-minifsx fsx_verify $p-mfsx
+	at $p-fsx-takeover fsx_takeover $p
+	cleanup $p-seq $p-random $p-sparse $p-extend $p-truncate $p-mmap $p-files $p-mfsx \
+		$p-cc1 $p-cc2 $p-cc3 $p-cc4 $p-fsx1 $p-fsx2
+	umount $MNT
+}
+
+# fsc: the write reaches the cache (cachefiles writes move; rnetfs's cache
+# subrequests too when loaded) as well as the server.
+cached_verify() {
+	local mode=$1 size=$2 name=$3 c0 c1 wr0 wr1 cw0 cw1
+	wr0=$(fscache_io wr); cw0=$(stat_of cache_done)
+	cifs_write_verify "$mode" "$size" "$name" || return 1
+	wr1=$(fscache_io wr); cw1=$(stat_of cache_done)
+	say "$name: cachefiles writes $wr0 -> $wr1, rnetfs cache subrequests done $cw0 -> $cw1"
+	if rnetfs_loaded; then
+		[ "${cw1:-0}" -gt "${cw0:-0}" ] || { say "$name: rnetfs wrote nothing to the cache"; return 1; }
+	fi
+	[ "${wr1:-0}" -gt "${wr0:-0}" ] || { say "$name: nothing written to the cache"; return 1; }
+}
+
+fscache_workloads() {
+	local p=$1
+	mnt "cache=strict,wsize=$WSIZE,fsc" || { fail $p-cifs-fscache-mount; return; }
+	at $p-fscache-seq-16m cached_verify seq $((16 << 20)) $p-fc-seq
+	at $p-fscache-random-4m cached_verify random $((4 << 20)) $p-fc-random
+	at $p-fscache-mmap-4m cached_verify mmap $((4 << 20)) $p-fc-mmap
+	at $p-fscache-extend-8m cached_verify extend $((8 << 20)) $p-fc-extend
+	cleanup $p-fc-seq $p-fc-random $p-fc-mmap $p-fc-extend
+	umount $MNT
+}
+
+# ---- credits, reconnects ----
+
+trace_start() {
+	echo 0 >$TR/tracing_on
+	echo 16384 >$TR/buffer_size_kb
+	echo >$TR/trace
+	echo 1 >$TR/events/netfs/netfs_sreq/enable
+	echo 1 >$TR/events/cifs/smb3_rw_credits/enable
+	echo 1 >$TR/events/cifs/smb3_reconnect/enable 2>/dev/null
+	echo 1 >$TR/tracing_on
+}
+# trace_stop FILE: keep the trace on the run share.
+trace_stop() {
+	echo 0 >$TR/tracing_on
+	cat $TR/trace >"$1"
+	echo 0 >$TR/events/netfs/netfs_sreq/enable
+	echo 0 >$TR/events/cifs/smb3_rw_credits/enable
+	echo 0 >$TR/events/cifs/smb3_reconnect/enable 2>/dev/null
+	echo >$TR/trace
+}
+
+# Samba capped at CREDITS: a 1 MiB wsize needs 16 credits a subrequest,
+# cifs keeps 8 back, so every upload is cut to what the credits left allow.
+# The trace must show that each upload subrequest was prepared (cifs took
+# credits for it) before every submission and never exceeded the limit
+# those credits gave, and that the credits did limit some.
+CREDITS=${CIFS_CREDITS:-16}
+credits() {
+	local p=$1 name=$1-credits f=$RUN/results/cifs-trace-$1-credits.txt
+	trace_start
+	python3 ./wtool.py seq "$MNT/$name" "$REF/$name" $((16 << 20)) "$(seed_for "$name")" --fsync ||
+		{ trace_stop $f; return 1; }
+	python3 ./wtool.py random "$MNT/$name-r" "$REF/$name-r" $((4 << 20)) "$(seed_for "$name-r")" --fsync ||
+		{ trace_stop $f; return 1; }
+	trace_stop $f
+	no_writeback_left || return 1
+	python3 ./cifs_credits.py --wsize $((1 << 20)) --max-credits $CREDITS --need-limited $f >/dev/console || return 1
+	server_same "$name" && server_same "$name-r"
+}
+
+# The session's smbd: the child of the listening smbd that is not one of
+# those in BEFORE (the smbd children before the mount).
+new_child() {
+	local before=" $1 " c
+	for c in $(smbd_children); do
+		case "$before" in *" $c "*) ;; *) echo "$c"; return 0 ;; esac
+	done
+	return 1
+}
+reconnects() { awk '/session .* share reconnects/ { s += $1 } END { print s + 0 }' /proc/fs/cifs/Stats; }
+
+# Kill the smbd serving the mount while a large write (or an mmap write)
+# is being written back: cifs reconnects, the failed subrequests are
+# retried (re-prepared: fresh credits, the handle reopened), every byte
+# arrives, nothing is left locked or under writeback.
+# kill_serving PREFIX MODE SIZE
+kill_serving() {
+	local p=$1 mode=$2 size=$3 name=$1-kill-$2 f=$RUN/results/cifs-trace-$1-kill-$2.txt
+	local before pid w rc=0 i r0 r1 c0 c1 sess
+	umount $MNT 2>/dev/null
+	before=$(smbd_children | tr '\n' ' ')
+	cifs_mount t $MNT "$OPTS" || return 1
+	# The server side of a session: the new smbd child (a short-lived
+	# one can come and go: it must be the one smbstatus lists).
+	for i in $(seq 1 50); do
+		pid=$(new_child "$before") && smbstatus -p 2>/dev/null | awk '{ print $1 }' | grep -qx "$pid" && break
+		pid=""
+		sleep 0.2
+	done
+	[ -n "$pid" ] || { say "$name: no smbd child for the mount"; smbstatus -p >/dev/console 2>&1; return 1; }
+	r0=$(reconnects); c0=$(counters)
+	trace_start
+	python3 ./wtool.py "$mode" "$MNT/$name" "$REF/$name" "$size" "$(seed_for "$name")" --fsync 2>/tmp/$name.err &
+	w=$!
+	# Once writeback is in flight: the first uploads answered.
+	for i in $(seq 1 600); do
+		[ "$(awk '/^Writeback:/ { print $2 }' /proc/meminfo)" != 0 ] && break
+		kill -0 $w 2>/dev/null || break
+		sleep 0.05
+	done
+	sleep 0.3
+	if kill -0 $w 2>/dev/null; then
+		kill -9 "$pid" && say "$name: killed smbd $pid, Writeback $(awk '/^Writeback:/ { print $2 }' /proc/meminfo) kB"
+	else
+		say "$name: the write ended before smbd could be killed"; rc=1
+	fi
+	wait $w || { say "$name: the writer failed"; cat /tmp/$name.err >/dev/console; rc=1; }
+	trace_stop $f
+	r1=$(reconnects); c1=$(counters)
+	say "$name: cifs reconnects $r0 -> $r1; $(delta "$c0" "$c1")"
+	[ "$r1" -gt "$r0" ] || { say "$name: cifs did not reconnect"; rc=1; }
+	no_writeback_left || rc=1
+	readable "$MNT/$name" || rc=1
+	python3 ./cifs_credits.py --wsize $(wsize_of) --max-credits 0 $f >/dev/console || rc=1
+	server_same "$name" || rc=1
+	return $rc
+}
+wsize_of() { grep " $MNT cifs " /proc/mounts | grep -o 'wsize=[0-9]*' | cut -d= -f2; }
+
+# ---- server faults ----
+
+# The small share (a tmpfs): 2 MiB fsync'ed, then more than fits must fail
+# in write() or fsync() (the errno is kept to compare the engines); nothing
+# stays under writeback or locked, the acknowledged file is intact in the
+# backing directory, and the share is usable once room is made.
+full_share() {
+	local p=$1 d=/mnt/cifs-small err=/tmp/$1-full.err e rc=0
+	rm -rf ${SMB_SMALL:?}/*
+	cifs_mount small $d "cache=strict,wsize=$WSIZE" || return 1
+	python3 ./wtool.py seq $d/acked $REF/$p-full-acked $((2 << 20)) 7 --fsync || { umount $d; return 1; }
+	if python3 ./wtool.py seq $d/over $REF/$p-full-over $((48 << 20)) 8 --fsync 2>$err; then
+		say "$p: 48 MiB fitted in a $SMB_SMALL_SIZE share"; umount $d; return 1
+	fi
+	e=$(grep -oE "Errno [0-9]+" $err | head -1)
+	grep -E "os\.(fsync|pwrite)|Error" $err >/dev/console
+	say "$p-full: $e ($(grep -oE 'in [a-z_]+|os\.[a-z]+' $err | tail -1))"
+	echo "$e" >/tmp/full-errno-$p
+	case "$e" in "Errno 28"|"Errno 5"|"Errno 122") ;; *) cat $err >/dev/console; rc=1 ;; esac
+	no_writeback_left || rc=1
+	timeout 60 cat $d/over >/dev/null || { say "$p-full: reading the failed file back blocked or failed"; rc=1; }
+	rm -f $d/over || rc=1
+	python3 ./wtool.py random $d/after $REF/$p-full-after $((1 << 20)) 9 --fsync || rc=1
+	no_writeback_left || rc=1
+	umount $d || rc=1
+	cmp $SMB_SMALL/acked $REF/$p-full-acked >/dev/console || { say "$p-full: the fsync'ed file changed"; rc=1; }
+	cmp $SMB_SMALL/after $REF/$p-full-after >/dev/console || { say "$p-full: the file written after differs"; rc=1; }
+	return $rc
+}
+
+# The rofs share (ext4, errors=remount-ro) forced read-only while a file is
+# open for writing with 8 MiB dirty, 4 MiB more written after: fsync must
+# fail, with the errno the other engine got; the fsync'ed file stays intact;
+# nothing stays locked or under writeback; the mount still answers.
+rofs_share() {
+	local p=$1 d=/mnt/cifs-rofs e rc=0
+	smb_rofs_fresh || return 1
+	cifs_mount rofs $d "cache=strict,wsize=$WSIZE" || return 1
+	python3 ./wtool.py seq $d/acked $REF/$p-rofs-acked $((2 << 20)) 31 --fsync || { umount $d; return 1; }
+	SMB_ROFS=$SMB_ROFS python3 - $d/live <<'PY' >/tmp/$p-rofs.out 2>&1
+import os, subprocess, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+os.write(fd, os.urandom(8 << 20))
+dev = subprocess.run(["findmnt", "-no", "SOURCE", os.environ["SMB_ROFS"]], capture_output=True, text=True).stdout.strip()
+open("/sys/fs/ext4/%s/trigger_fs_error" % os.path.basename(dev), "w").write("1")
+try:
+    os.write(fd, os.urandom(4 << 20))
+    print("write after: ok")
+except OSError as e:
+    print("write after:", e)
+try:
+    os.fsync(fd)
+    print("fsync: ok")
+    sys.exit(1)
+except OSError as e:
+    print("fsync errno", e.errno, e)
+try:
+    os.close(fd)
+    print("close: ok")
+except OSError as e:
+    print("close errno", e.errno, e)
+PY
+	[ $? = 0 ] || rc=1
+	sed "s/^/RNETFS: $p-rofs: /" /tmp/$p-rofs.out >/dev/console
+	findmnt -no OPTIONS $SMB_ROFS | grep -q '^ro' || { say "$p-rofs: the share's ext4 did not turn read-only"; rc=1; }
+	e=$(awk '$1 == "fsync" && $2 == "errno" { print $3 }' /tmp/$p-rofs.out)
+	echo "$e" >/tmp/rofs-errno-$p
+	[ -n "$e" ] || rc=1
+	no_writeback_left || rc=1
+	timeout 60 cat $d/live >/dev/null || { say "$p-rofs: reading the file back blocked or failed"; rc=1; }
+	cmp $d/acked $REF/$p-rofs-acked >/dev/console || rc=1
+	timeout 60 python3 ./wtool.py seq $d/new $REF/$p-rofs-new 4096 1 --fsync 2>/dev/null &&
+		{ say "$p-rofs: wrote to a read-only share"; rc=1; }
+	umount $d || rc=1
+	cmp $SMB_ROFS/acked $REF/$p-rofs-acked >/dev/console || { say "$p-rofs: the fsync'ed file changed"; rc=1; }
+	return $rc
+}
+
+same_errno() {
+	local what=$1
+	say "$what errno: rnetfs '$(cat /tmp/$what-errno-r 2>/dev/null)', C '$(cat /tmp/$what-errno-c 2>/dev/null)'"
+	[ -s /tmp/$what-errno-r ] && cmp -s /tmp/$what-errno-r /tmp/$what-errno-c
+}
+
+# ---- the run ----
+ta=$(date +%s)
+stop_cachefilesd
+say "--- cifs-server"
+if setup_samba && start_smbd; then
+	pass cifs-server
+else
+	fail cifs-server "smbd did not start (see $SMB_LOG)"
+	exit 0
+fi
+
+t cifs-carried-can-fail carried_can_fail
+for mode in strict loose; do
+	load_rnetfs || fail rnetfs-load
+	workloads r $mode
+	say "rnetfs stats:"; cat $DBG/stats >/dev/console
+	unload_rnetfs
+	workloads c $mode
+done
+cat /proc/fs/netfs/stats >/dev/console
+
+# Server faults (before the fscache and credit phases change the server).
+load_rnetfs || fail rnetfs-load
+at r-full-share full_share r
+at r-rofs-share rofs_share r
+unload_rnetfs
+at c-full-share full_share c
+at c-rofs-share rofs_share c
+t cifs-full-same-errno same_errno full
+t cifs-rofs-same-errno same_errno rofs
+
+if t cifs-cachefilesd-start start_cachefilesd; then
+	load_rnetfs || fail rnetfs-load
+	fscache_workloads r
+	say "rnetfs stats:"; cat $DBG/stats >/dev/console
+	unload_rnetfs
+	fscache_workloads c
+	cat /proc/fs/fscache/stats >/dev/console
+	stop_cachefilesd
+fi
+
+# Reconnects, with the default credits.
+OPTS="cache=strict,wsize=$WSIZE"
+for p in r c; do
+	if [ $p = r ]; then load_rnetfs || fail rnetfs-load; else unload_rnetfs; fi
+	at $p-kill-smbd-seq kill_serving $p seq $((48 << 20))
+	at $p-kill-smbd-mmap kill_serving $p mmap $((16 << 20))
+	cleanup $p-kill-seq $p-kill-mmap
+	umount $MNT
+done
+
+# Few credits: Samba restarted with smb2 max credits = $CREDITS.
+if t cifs-server-few-credits start_smbd $CREDITS; then
+	OPTS="cache=strict,wsize=$((1 << 20))"
+	for p in r c; do
+		if [ $p = r ]; then load_rnetfs || fail rnetfs-load; else unload_rnetfs; fi
+		if cifs_mount t $MNT "$OPTS"; then
+			say "cifs: $(grep " $MNT " /proc/mounts)"
+			at $p-credits credits $p
+			# A reconnect with few credits: retries re-prepared, split
+			# to what the fresh credits allow.
+			at $p-credits-kill-smbd kill_serving $p seq $((32 << 20))
+			cleanup $p-credits $p-credits-r $p-kill-seq
+			umount $MNT
+		else
+			fail $p-credits-mount
+		fi
+	done
+fi
+unload_rnetfs
+stop_smbd
+say "cifs subrequests per workload (engine, counter deltas):"
+cat $TABLE >/dev/console
+say "cifs suite took $(($(date +%s) - ta)) s"
