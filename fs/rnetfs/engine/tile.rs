@@ -22,7 +22,13 @@ pub(crate) trait StreamSink<S> {
     /// Begin a subrequest at `start` on `stream`: the glue allocates it,
     /// runs the filesystem's prepare_write, registers it (pending) in the
     /// `WriteState` and returns its handle and the limits.
-    fn prepare(&mut self, stream: Stream, start: u64) -> (S, Limits);
+    ///
+    /// `None` means no subrequest could be set up (allocation failed, or
+    /// the `WriteState` refused it); the glue has then recorded the loss
+    /// on the mapping, and the [`Tiler`] drops the rest of the span it was
+    /// adding for this stream: waiting or retrying here could last for
+    /// ever, and the folios' other stream must go on.
+    fn prepare(&mut self, stream: Stream, start: u64) -> Option<(S, Limits)>;
     /// The subrequest `[start, start + len)` with `nr_segs` segments is
     /// complete: issue it.
     fn issue(&mut self, stream: Stream, sreq: S, start: u64, len: u64, nr_segs: u32);
@@ -75,12 +81,22 @@ impl<S> Tiler<S> {
     /// first. The range is split over as many subrequests as the limits
     /// require; with `to_eof` the last one is issued at once since no more
     /// data will follow it.
-    pub(crate) fn add(&mut self, sink: &mut impl StreamSink<S>, pos: u64, len: u64, to_eof: bool) {
+    ///
+    /// Returns the number of bytes dropped because
+    /// [`StreamSink::prepare`] failed: the rest of the range from there
+    /// (0 normally). The next call starts a fresh subrequest.
+    pub(crate) fn add(
+        &mut self,
+        sink: &mut impl StreamSink<S>,
+        pos: u64,
+        len: u64,
+        to_eof: bool,
+    ) -> u64 {
         // Nothing beyond u64::MAX can be addressed; clamp instead of
         // wrapping so that positions stay ascending.
         let mut remaining = len.min(u64::MAX.saturating_sub(pos));
         if remaining == 0 {
-            return;
+            return 0;
         }
         if self.cur.as_ref().is_some_and(|c| c.end() != pos) {
             self.flush(sink);
@@ -90,7 +106,12 @@ impl<S> Tiler<S> {
             let mut c = match self.cur.take() {
                 Some(c) => c,
                 None => {
-                    let (sreq, limits) = sink.prepare(self.stream, pos);
+                    let Some((sreq, limits)) = sink.prepare(self.stream, pos) else {
+                        // Nothing is being built (`cur` was empty), so
+                        // nothing else is lost: the bytes of this range
+                        // from here are, for this stream only.
+                        return remaining;
+                    };
                     Construct {
                         sreq,
                         start: pos,
@@ -127,6 +148,7 @@ impl<S> Tiler<S> {
         if to_eof {
             self.flush(sink);
         }
+        0
     }
 
     /// Issues the construct, if any.

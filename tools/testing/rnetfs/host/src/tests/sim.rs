@@ -485,7 +485,7 @@ pub(crate) struct Glue<const NS: usize, const NF: usize> {
 }
 
 impl<const NS: usize, const NF: usize> StreamSink<u32> for Glue<NS, NF> {
-    fn prepare(&mut self, stream: Stream, start: u64) -> (u32, Limits) {
+    fn prepare(&mut self, stream: Stream, start: u64) -> Option<(u32, Limits)> {
         if self.state.stream_room(stream) == 0 {
             self.w.stats.waits += 1;
             self.wait(|st| st.stream_room(stream) > 0);
@@ -495,7 +495,7 @@ impl<const NS: usize, const NF: usize> StreamSink<u32> for Glue<NS, NF> {
         if let Err(h) = self.state.add_sreq(stream, id, start) {
             panic!("add_sreq({stream:?}, {h}, {start}) refused");
         }
-        (id, limits)
+        Some((id, limits))
     }
 
     fn issue(&mut self, stream: Stream, sreq: u32, start: u64, len: u64, nr_segs: u32) {
