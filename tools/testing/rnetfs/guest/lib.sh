@@ -56,7 +56,7 @@ stat_of() { awk -v k="$1" '$1 == k":" { print $2 }' $DBG/stats 2>/dev/null; }
 # system-wide count must drain to zero (the local root's own writeback is
 # transient), and rnetfs must own no request and no folio any more.
 no_writeback_left() {
-	local wb i
+	local wb=0 i
 	for i in $(seq 1 50); do
 		sync
 		wb=$(awk '/^Writeback:/ { print $2 }' /proc/meminfo)
@@ -76,22 +76,80 @@ readable() {
 	timeout 60 cat "$1" >/dev/null || { say "$1: read back failed or blocked"; return 1; }
 }
 
-# Write a file through 9p, fsync it, and let the host compare its bytes.
-# With rnetfs loaded, its writepages counter must have moved.
+# verify [-m DIR] [-h REL | -H] [-c] [-s] NAME...
+# The checks every test makes once its writes are synced. For each NAME (a
+# file or directory written under DIR, its reference at $REF/NAME):
+#   - the host compares the export's bytes with the reference after the run
+#     (expect_same, or a manifest for a directory), REL being where it finds
+#     NAME relative to the export (default: the export itself); -H: no host
+#     check, for a mount the host compares later (after a remount, say);
+#   - no folio is left locked: NAME reads back, without blocking;
+#   - -c: the page cache holds what was written (cmp with the reference);
+#   - -s: so does the server's copy, seen now through the run share.
+# Then, once, and also with no NAME: nothing is left under writeback and
+# rnetfs holds no request. Every check runs; each failure is said.
+verify() {
+	local dir=$MNT rel=. host=1 cache=0 server=0 rc=0 opt n hp OPTIND=1
+	while getopts m:h:Hcs opt; do
+		case $opt in
+		m) dir=$OPTARG ;; h) rel=$OPTARG ;; H) host=0 ;; c) cache=1 ;; s) server=1 ;;
+		*) return 2 ;;
+		esac
+	done
+	shift $((OPTIND - 1))
+	if [ $host = 1 ]; then
+		for n; do
+			hp=$n
+			[ "$rel" = . ] || hp=$rel/$n
+			if [ -d "$REF/$n" ]; then
+				check_line "RNETFS-CHECKDIR $hp $(python3 ./wtool.py manifest "$REF/$n")"
+			else
+				expect_same "$hp" "$REF/$n"
+			fi
+		done
+	fi
+	no_writeback_left || rc=1
+	for n; do
+		[ -d "$REF/$n" ] && continue
+		# cmp reads it all back too: it proves the folios unlocked.
+		if [ $cache = 1 ]; then
+			timeout 60 cmp "$dir/$n" "$REF/$n" >/dev/console 2>&1 ||
+				{ say "$n: the page cache differs from what was written, or blocked"; rc=1; }
+		else
+			readable "$dir/$n" || rc=1
+		fi
+		if [ $server = 1 ] && ! cmp -s "$RUN/export/$rel/$n" "$REF/$n"; then
+			say "$n: the server's copy differs: size $(stat -c %s "$RUN/export/$rel/$n" 2>&1), written $(stat -c %s "$REF/$n"), $(cmp "$RUN/export/$rel/$n" "$REF/$n" 2>&1 | head -1)"
+			rc=1
+		fi
+	done
+	return $rc
+}
+
+# Write a file through 9p, fsync it, and verify it. With rnetfs loaded, its
+# writepages counter must have moved (--no-count: a path rnetfs does not
+# take, O_SYNC's writethrough). Further arguments go to wtool.py.
 write_verify() {
 	local mode=$1 size=$2 name=$3; shift 3
 	local before after count=1
 	[ "${1:-}" = --no-count ] && { count=0; shift; }
 	before=$(stat_of writepages)
 	python3 ./wtool.py "$mode" "$MNT/$name" "$REF/$name" "$size" "$RANDOM" --fsync "$@" || return 1
-	expect_same "$name" "$REF/$name"
-	no_writeback_left || return 1
-	readable "$MNT/$name" || return 1
+	verify "$name" || return 1
 	if [ $count = 1 ] && rnetfs_loaded; then
 		after=$(stat_of writepages)
 		say "$name: rnetfs writepages $before -> $after"
 		[ "${after:-0}" -gt "${before:-0}" ] || return 1
 	fi
+}
+
+# set_fault SPEC: arm (or, with "off", disarm) rnetfs's fault injector
+# through its debugfs file; fails if the module refuses SPEC. The faults
+# and matrix suites, and the Python drivers (guestlib.py calls it), all
+# set faults here.
+set_fault() {
+	echo "$1" >$DBG/fault 2>/dev/null || { say "fault refused: $1"; return 1; }
+	[ "$1" = off ] || say "fault: $(cat $DBG/fault)"
 }
 
 # A counter of /proc/fs/netfs/stats: netfs_stat LINE-PREFIX KEY

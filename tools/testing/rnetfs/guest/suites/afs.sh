@@ -8,6 +8,7 @@
 # cache, and finally every file read from the server with the cache gone.
 . ./lib.sh
 . ./afs.sh
+set -u
 MNT=/mnt/afs
 # References of its own: the engine suite's r-files/ and c-files/ would
 # otherwise add files to this suite's directories.
@@ -31,12 +32,7 @@ counters() {
 }
 # The difference of two counters() lines, only what moved.
 delta() {
-	python3 - "$1" "$2" <<'PY'
-import sys
-a, b = (dict(kv.split("=", 1) for kv in s.split()) for s in sys.argv[1:3])
-print(" ".join("%s=%d" % (k, int(b[k] or 0) - int(a.get(k) or 0))
-               for k in b if b[k] and int(b[k] or 0) != int(a.get(k) or 0)) or "nothing")
-PY
+	python3 ./cases.py counter_delta "$1" "$2"
 }
 # t with the subrequest counts: at NAME FUNCTION ARGS...
 at() {
@@ -54,8 +50,8 @@ afs_write_verify() {
 	local vol=$1 mode=$2 size=$3 name=$4 before after
 	before=$(stat_of writepages)
 	python3 ./wtool.py "$mode" "$MNT/$name" "$REF/$name" "$size" "$(seed_for "$name")" --fsync || return 1
-	no_writeback_left || return 1
-	readable "$MNT/$name" || return 1
+	# The server's copy is compared below, through a fresh mount.
+	verify -H "$name" || return 1
 	if rnetfs_loaded; then
 		after=$(stat_of writepages)
 		say "$name: rnetfs writepages $before -> $after"
@@ -80,7 +76,7 @@ server_same() {
 files_verify() {
 	local vol=$1 name=$2
 	python3 ./wtool.py files "$MNT/$name" "$REF/$name" $((2 << 20)) "$(seed_for "$name")" --fsync || return 1
-	no_writeback_left || return 1
+	verify -H "$name" || return 1
 	server_same "$vol" "$name"
 }
 
@@ -91,7 +87,7 @@ concurrent() {
 	python3 ./wtool.py mmap "$MNT/$p-cc3" "$REF/$p-cc3" $((4 << 20)) 3 --fsync & pids="$pids $!"
 	python3 ./wtool.py extend "$MNT/$p-cc4" "$REF/$p-cc4" $((8 << 20)) 4 --fsync & pids="$pids $!"
 	for pid in $pids; do wait "$pid" || rc=1; done
-	no_writeback_left || return 1
+	verify -H $p-cc1 $p-cc2 $p-cc3 $p-cc4 || return 1
 	for i in 1 2 3 4; do server_same "$vol" "$p-cc$i" || rc=1; done
 	return $rc
 }
@@ -100,7 +96,7 @@ concurrent() {
 verify_can_fail() {
 	local vol=$1 name=$2
 	python3 ./wtool.py seq "$MNT/$name" "$REF/$name" $((64 << 10)) 5 --fsync || return 1
-	python3 -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(4097); b = f.read(1); f.seek(4097); f.write(bytes([b[0] ^ 1]))' "$REF/$name"
+	python3 ./cases.py flip_byte "$REF/$name" 4097 || return 1
 	if server_same "$vol" "$name" 2>/dev/null; then say "a changed reference went unnoticed"; return 1; fi
 	rm -f "$MNT/$name" "$REF/$name"
 }
@@ -110,7 +106,7 @@ verify_can_fail() {
 fsx_verify() {
 	local vol=$1 name=$2
 	python3 ./minifsx.py "$MNT/$name" "$REF/$name" 800 "$(seed_for "$name")" >/dev/console || return 1
-	no_writeback_left || return 1
+	verify -H "$name" || return 1
 	server_same "$vol" "$name"
 }
 
@@ -150,11 +146,10 @@ quota() {
 	say "$p: over quota: $e"
 	echo "$e" >/tmp/quota-errno-$p
 	case "$e" in "Errno 122"|"Errno 28") ;; *) cat $err >/dev/console; umount $d; return 1;; esac
-	no_writeback_left || { umount $d; return 1; }
-	readable $d/over || { umount $d; return 1; }
+	verify -m $d -H over || { umount $d; return 1; }
 	rm -f $d/over
 	python3 ./wtool.py random $d/after $REF/$p-q-after $((1 << 20)) 9 --fsync || { umount $d; return 1; }
-	no_writeback_left || { umount $d; return 1; }
+	verify -m $d -H after || { umount $d; return 1; }
 	afs_remount $vol $d || return 1
 	cmp $d/acked $REF/$p-q-acked && cmp $d/after $REF/$p-q-after || { umount $d; return 1; }
 	umount $d
@@ -172,7 +167,7 @@ cached_verify() {
 	local vol=$1 mode=$2 size=$3 name=$4 wr0 wr1 cw0 cw1 rd0 rd1 before after pass
 	wr0=$(fscache_io wr); cw0=$(stat_of cache_done); before=$(stat_of writepages)
 	python3 ./wtool.py "$mode" "$MNT/$name" "$REF/$name" "$size" "$(seed_for "$name")" --fsync || return 1
-	no_writeback_left || return 1
+	verify -H "$name" || return 1
 	wr1=$(fscache_io wr); cw1=$(stat_of cache_done); after=$(stat_of writepages)
 	say "$name: cachefiles writes $wr0 -> $wr1, rnetfs cache subrequests done $cw0 -> $cw1, writepages $before -> $after"
 	if rnetfs_loaded; then

@@ -2,6 +2,7 @@
 # Foundation tests: takeover plumbing and byte-exact writes through 9p,
 # with rnetfs loaded and with the built-in C engine.
 . ./lib.sh
+set -u
 
 insmod_rmmod_cycles() {
 	local i
@@ -29,8 +30,7 @@ rmmod_under_load() {
 	sleep 1
 	rmmod rnetfs || { wait $w; return 1; }
 	wait $w || return 1
-	for i in $(seq 1 12); do expect_same "busy$i" "$REF/busy$i"; done
-	no_writeback_left
+	verify -c $(seq -f busy%g 1 12)
 }
 
 # The writeback_iter() filter (WritebackIter::next_filtered): with
@@ -40,32 +40,8 @@ rmmod_under_load() {
 # lets the C engine write them.
 filter_hook() {
 	unload_rnetfs && insmod $KO filter_stride=2 || return 1
-	python3 - $MNT/filtered $REF/filtered $DBG/stats <<'PY' >/dev/console || return 1
-import os, subprocess, sys
-target, ref, stats = sys.argv[1:4]
-def stat(k):
-    for line in open(stats):
-        name, v = line.split(":")
-        if name == k:
-            return int(v)
-data = os.urandom(1 << 20)
-open(ref, "wb").write(data)
-up0, f0 = stat("upload_bytes"), stat("filtered")
-fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
-os.write(fd, data)
-os.fsync(fd)
-up, f = stat("upload_bytes") - up0, stat("filtered") - f0
-print("RNETFS: filter: fsync uploaded %d bytes, left %d folios dirty" % (up, f))
-dirty = [l for l in open("/proc/meminfo") if l.startswith(("Dirty", "Writeback:"))]
-print("RNETFS: " + " ".join(x.strip() for x in dirty))
-subprocess.run(["rmmod", "rnetfs"], check=True)
-os.fsync(fd)
-os.close(fd)
-sys.exit(0 if (up, f) == (512 << 10, 128) else 1)
-PY
-	no_writeback_left || return 1
-	readable $MNT/filtered || return 1
-	expect_same filtered $REF/filtered
+	python3 ./cases.py filter_hook $MNT/filtered $REF/filtered $DBG/stats >/dev/console || return 1
+	verify -c filtered
 }
 
 mount_export loose

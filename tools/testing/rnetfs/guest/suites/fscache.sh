@@ -4,6 +4,7 @@
 # host side of the export; then, with the page cache dropped, the file is
 # read back and must be served (at least in part) from the cache and match.
 . ./lib.sh
+set -u
 
 # write_verify through the cache, then a cold re-read from the cache.
 cached_verify() {
@@ -39,10 +40,10 @@ cached_verify() {
 cache_fault() {
 	local spec=$1 name=$2 f0 f1 r0 r1
 	f0=$(stat_of cache_failed); r0=$(stat_of retried)
-	echo "$spec" >$DBG/fault || return 1
+	set_fault "$spec" || return 1
 	write_verify seq $((8 << 20)) $name
 	local rc=$?
-	echo off >$DBG/fault
+	set_fault off
 	f1=$(stat_of cache_failed); r1=$(stat_of retried)
 	say "$name: cache failures $f0 -> $f1, retried $r0 -> $r1"
 	[ $rc = 0 ] && [ "$f1" -gt "$f0" ]
@@ -58,27 +59,9 @@ cache_fault() {
 tail_block() {
 	local name=$1 rd0 rd1
 	rd0=$(fscache_io rd)
-	python3 - $MNT/$name $REF/$name <<'EOF' || return 1
-import os, sys
-target, ref = sys.argv[1:3]
-want = b"A" * 8192 + b"B" * 100
-with open(ref, "wb") as f:
-    f.write(want)
-fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
-os.pwrite(fd, b"A" * 12288, 0)
-os.fsync(fd)
-os.ftruncate(fd, len(want))
-os.pwrite(fd, b"B" * 100, 8192)
-os.fsync(fd)
-os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-got = os.pread(fd, 12288, 0)
-os.close(fd)
-if got != want:
-    bad = next(i for i in range(min(len(got), len(want))) if got[i] != want[i]) if len(got) == len(want) else -1
-    sys.exit("tail block: read back %d bytes, first difference at %d: %r" % (len(got), bad, got[bad:bad + 8]))
-EOF
+	python3 ./cases.py tail_block $MNT/$name $REF/$name >/dev/console || return 1
 	rd1=$(fscache_io rd)
-	expect_same $name $REF/$name
+	verify $name || return 1
 	say "$name: cachefiles reads $rd0 -> $rd1"
 	[ "$rd1" -gt "$rd0" ] || { say "$name: re-read not served from the cache"; return 1; }
 }
