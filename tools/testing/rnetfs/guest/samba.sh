@@ -129,7 +129,7 @@ setup_samba() {
 # forced through sysfs turns it read-only even with files open for writing).
 smb_rofs_fresh() {
 	local img=/var/tmp/smb-rofs.img
-	umount $SMB_ROFS 2>/dev/null
+	umount -l $SMB_ROFS 2>/dev/null
 	rm -f $img
 	truncate -s 32M $img && mkfs.ext4 -q -F $img && mount -o loop,errors=remount-ro $img $SMB_ROFS || return 1
 	chown $SMB_USER $SMB_ROFS

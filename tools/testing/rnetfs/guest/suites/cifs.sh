@@ -14,6 +14,7 @@
 # CIFS_SEQ_MB, CIFS_SEED: the sequential size and the base seed.
 . ./lib.sh
 . ./samba.sh
+set -u
 MNT=/mnt/cifs
 REF=$REF/cifs
 rm -rf $REF && mkdir -p $REF
@@ -315,6 +316,7 @@ new_child() {
 	done
 	return 1
 }
+up_count() { if rnetfs_loaded; then stat_of upload_prepared; else netfs_stat UpldOps UL; fi; }
 reconnects() { awk '/session .* share reconnects/ { s += $1 } END { print s + 0 }' /proc/fs/cifs/Stats; }
 
 # Kill the smbd serving the mount while a large write (or an mmap write)
@@ -324,7 +326,7 @@ reconnects() { awk '/session .* share reconnects/ { s += $1 } END { print s + 0 
 # kill_serving PREFIX MODE SIZE
 kill_serving() {
 	local p=$1 mode=$2 size=$3 name=$1-kill-$2 f=$RUN/results/cifs-trace-$1-kill-$2.txt
-	local before pid w rc=0 i r0 r1 c0 c1 sess
+	local before pid w rc=0 i r0 r1 c0 c1 u0
 	umount $MNT 2>/dev/null
 	before=$(smbd_children | tr '\n' ' ')
 	cifs_mount t $MNT "$OPTS" || return 1
@@ -340,15 +342,16 @@ kill_serving() {
 	trace_start
 	python3 ./wtool.py "$mode" "$MNT/$name" "$REF/$name" "$size" "$(seed_for "$name")" --fsync 2>/tmp/$name.err &
 	w=$!
-	# Once writeback is in flight: the first uploads answered.
-	for i in $(seq 1 600); do
-		[ "$(awk '/^Writeback:/ { print $2 }' /proc/meminfo)" != 0 ] && break
+	# Once the writeback of this file is under way: a few uploads sent
+	# (the root's own writeback would fool /proc/meminfo's Writeback).
+	u0=$(up_count)
+	for i in $(seq 1 1200); do
+		[ $(($(up_count) - u0)) -ge 4 ] && break
 		kill -0 $w 2>/dev/null || break
 		sleep 0.05
 	done
-	sleep 0.3
 	if kill -0 $w 2>/dev/null; then
-		kill -9 "$pid" && say "$name: killed smbd $pid, Writeback $(awk '/^Writeback:/ { print $2 }' /proc/meminfo) kB"
+		kill -9 "$pid" && say "$name: killed smbd $pid after $(($(up_count) - u0)) uploads, Writeback $(awk '/^Writeback:/ { print $2 }' /proc/meminfo) kB"
 	else
 		say "$name: the write ended before smbd could be killed"; rc=1
 	fi
