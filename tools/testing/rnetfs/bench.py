@@ -71,7 +71,7 @@ hdr = "%-8s %-6s | %-24s %-24s %-22s | %-22s %-22s %-22s | %-17s %-17s | %-19s %
 lines.append(hdr)
 lines.append("-" * len(hdr))
 plot = []
-for cache in ("loose", "fscache", "afs"):
+for cache in ("loose", "fscache", "afs", "cifs"):
     for wl in ("seq", "rand", "files", "mix"):
         c, r = runs.get((cache, wl, "c"), []), runs.get((cache, wl, "rnetfs"), [])
         if not c or not r:
@@ -106,7 +106,7 @@ others = sorted({k[2] for k in runs} - {"c", "rnetfs", "none"})
 for eng in others:
     lines.append("")
     lines.append("%s vs C (same rounds):" % eng)
-    for cache in ("loose", "fscache", "afs"):
+    for cache in ("loose", "fscache", "afs", "cifs"):
         for wl in ("seq", "rand", "files", "mix"):
             c, o = runs.get((cache, wl, "c"), []), runs.get((cache, wl, eng), [])
             if not c or not o:
@@ -137,7 +137,7 @@ for i, (name, c, r) in enumerate(plot):
 ax.set_xticks(list(xs))
 ax.set_xticklabels([p[0] for p in plot], rotation=20)
 ax.set_ylabel("MiB/s (median, min-max)")
-ax.set_title("netfs buffered writeback (9p loose/fscache, afs): rnetfs vs C, same boot (host limit %s MiB/s)" % host_limit, fontsize=9)
+ax.set_title("netfs buffered writeback (9p loose/fscache, afs, cifs): rnetfs vs C, same boot (host limit %s MiB/s)" % host_limit, fontsize=9)
 ax.legend()
 fig.tight_layout()
 fig.savefig(out + "/bench.png", dpi=100)

@@ -9,6 +9,8 @@
 #   bench.sh                      full sizes, 3 rounds
 #   RNETFS_BENCH_ROUNDS=5 RNETFS_BENCH_SCALE=4 bench.sh   (sizes / 4)
 #   RNETFS_BENCH_CACHES=loose RNETFS_BENCH_WORKLOADS="seq mix" bench.sh
+#   RNETFS_BENCH_CACHES="loose fscache afs cifs" bench.sh
+#                         (also kAFS and cifs, each against a server in the guest)
 #   RNETFS_BENCH_ENGINES="c rnetfs rnetfs+async_upload=0" bench.sh
 #                         (also rnetfs with module parameters)
 #   RNETFS_BENCH_CEILING=0 bench.sh   without the guest-tmpfs limit runs

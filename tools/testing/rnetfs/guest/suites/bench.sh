@@ -4,7 +4,8 @@
 # per run; bench.py on the host turns them into the report and the plot.
 #
 # Knobs in /mnt/run/bench.conf: ROUNDS, SCALE (1 = the full sizes), CACHES
-# (9p modes loose and fscache; afs: kAFS on an OpenAFS volume in the guest),
+# (9p modes loose and fscache; afs: kAFS on an OpenAFS volume in the guest;
+# cifs: the SMB3 client, cache=strict, on a Samba share in the guest),
 # WORKLOADS, ENGINES (c, rnetfs, and rnetfs with module parameters, e.g.
 # rnetfs+async_upload=0+max_inflight=2), CEILING (1: also on a guest tmpfs).
 . ./lib.sh
@@ -100,8 +101,15 @@ for cache in $CACHES; do
 		{ start_afs_server && afs_volume bench && afs_mount bench $BASE; } ||
 			{ fail bench-afs-setup; continue; }
 		;;
+	cifs)
+		stop_cachefilesd && rm -rf /var/cache/fscache/*
+		. ./samba.sh
+		BASE=/mnt/cifs
+		{ setup_samba && start_smbd && cifs_mount t $BASE cache=strict; } ||
+			{ fail bench-cifs-setup; continue; }
+		;;
 	esac
-	[ $cache = afs ] || mount_export $cache
+	case $cache in afs|cifs) ;; *) mount_export $cache ;; esac
 	for round in $(seq 1 $ROUNDS); do
 		for eng in $(order_of $((round - 1))); do
 			engine $eng
@@ -116,7 +124,11 @@ for cache in $CACHES; do
 			run $eng $cache $wl traced 1 || fail bench-$eng-$cache-$wl-traced
 		done
 	done
-	if [ $cache = afs ]; then umount $BASE; else umount_export; fi
+	case $cache in
+	afs) umount $BASE ;;
+	cifs) umount $BASE; stop_smbd ;;
+	*) umount_export ;;
+	esac
 done
 unload_rnetfs
 pass bench-done
