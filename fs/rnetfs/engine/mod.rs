@@ -7,6 +7,7 @@
 //! and in the host test suite (`tools/testing/rnetfs/host`).
 
 pub(crate) mod fault;
+pub(crate) mod feed;
 pub(crate) mod ring;
 pub(crate) mod spans;
 pub(crate) mod state;

@@ -575,6 +575,24 @@ impl<S, F, const NS: usize, FB: FolioSlots<F>> WriteState<S, F, NS, FB> {
         Ok(e.handle.replace(new_handle))
     }
 
+    /// Gives up on entry `index` of `stream`, which needs a retry the glue
+    /// cannot send: no subrequest could be allocated or prepared for it, or
+    /// [`Self::restart_sreq`] refused it. The entry fails with `error` (a
+    /// negative errno; anything else is taken as `-EIO`), so that the
+    /// collector retires it and reports the loss with
+    /// [`CollectSink::stream_failed`] instead of the retryer coming back to
+    /// it for ever. Returns false if the entry does not need a retry.
+    pub(crate) fn fail_retry(&mut self, stream: Stream, index: usize, error: i32) -> bool {
+        let Some(e) = self.streams.get_mut(stream).sreqs.get_mut(index) else {
+            return false;
+        };
+        if e.state != SreqState::NeedRetry {
+            return false;
+        }
+        e.state = SreqState::Failed(if error < 0 { error } else { -EIO });
+        true
+    }
+
     /// The uncollected subrequests of `stream`, front first.
     #[cfg_attr(not(test), expect(dead_code, reason = "the host tests inspect it"))]
     pub(crate) fn sreqs(&self, stream: Stream) -> impl Iterator<Item = &Sreq<S>> {

@@ -159,7 +159,6 @@ impl<S> Tiler<S> {
     }
 
     /// `(start, len)` of the construct, if any.
-    #[cfg_attr(not(test), expect(dead_code, reason = "the host tests inspect it"))]
     pub(crate) fn building(&self) -> Option<(u64, u64)> {
         self.cur.as_ref().map(|c| (c.start, c.len))
     }

@@ -4,6 +4,7 @@
 //! of the whole engine driven by a simulated glue ([`sim`]).
 
 mod fault;
+mod feed;
 mod prop;
 mod ring;
 mod rng;

@@ -1,0 +1,375 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Tests of `engine::feed`: the order in which the issuer acts on a folio.
+
+use std::vec::Vec;
+
+/// Page size.
+const PAGE: u64 = 4096;
+
+use crate::engine::{
+    feed::{Fed, FeedFolio, Feeder, FolioKind, IssuerSide, Report, Wait},
+    spans::StreamsAvail,
+    state::{CollectSink, WriteState},
+    stream::Stream,
+    tile::{Limits, StreamSink},
+};
+
+/// What the feeder asked of the glue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ev {
+    BeginUpload,
+    Avail,
+    Zero(u64, u64),
+    NoteISize(u64),
+    Report(Report),
+    Prepare(Stream, u64),
+    Issue(Stream, u64, u64),
+    Inline(bool),
+    WaitAnswered,
+    StartWriteback(u64, u64),
+    EndUnwritten,
+}
+
+/// A glue that records every call and answers at once.
+struct Rec {
+    ev: Vec<Ev>,
+    avail: StreamsAvail,
+    room: usize,
+    unanswered: usize,
+    next: u32,
+}
+
+impl Rec {
+    fn new() -> Self {
+        Rec {
+            ev: Vec::new(),
+            avail: StreamsAvail {
+                upload: true,
+                cache: true,
+            },
+            room: 8,
+            unanswered: 0,
+            next: 0,
+        }
+    }
+}
+
+impl StreamSink<u32> for Rec {
+    fn prepare(&mut self, stream: Stream, start: u64) -> Option<(u32, Limits)> {
+        self.ev.push(Ev::Prepare(stream, start));
+        self.next += 1;
+        Some((
+            self.next,
+            Limits {
+                max_len: 0,
+                max_segs: 0,
+            },
+        ))
+    }
+
+    fn issue(&mut self, stream: Stream, _sreq: u32, start: u64, len: u64, _nr_segs: u32) {
+        self.ev.push(Ev::Issue(stream, start, len));
+    }
+}
+
+impl IssuerSide<u32, u32> for Rec {
+    fn begin_upload(&mut self) -> StreamsAvail {
+        self.ev.push(Ev::BeginUpload);
+        self.avail
+    }
+    fn avail(&mut self) -> StreamsAvail {
+        self.ev.push(Ev::Avail);
+        self.avail
+    }
+    fn unanswered_uploads(&mut self) -> usize {
+        self.unanswered
+    }
+    fn folio_room(&mut self) -> usize {
+        self.room
+    }
+    fn zero(&mut self, _folio: &mut u32, from: u64, to: u64) {
+        self.ev.push(Ev::Zero(from, to));
+    }
+    fn note_i_size(&mut self, folio_end: u64, _i_size: u64) {
+        self.ev.push(Ev::NoteISize(folio_end));
+    }
+    fn report(&mut self, _folio: &u32, what: Report) {
+        self.ev.push(Ev::Report(what));
+    }
+    fn send_inline(&mut self, on: bool) {
+        self.ev.push(Ev::Inline(on));
+    }
+    fn wait_answered(&mut self) {
+        self.ev.push(Ev::WaitAnswered);
+    }
+    fn start_writeback(&mut self, _folio: u32, pos: u64, data_end: u64) -> Result<(), ()> {
+        self.ev.push(Ev::StartWriteback(pos, data_end));
+        Ok(())
+    }
+    fn end_unwritten(&mut self, _folio: u32) {
+        self.ev.push(Ev::EndUnwritten);
+    }
+}
+
+fn folio(pos: u64, kind: FolioKind, i_size: u64, last: bool) -> FeedFolio {
+    FeedFolio {
+        pos,
+        size: PAGE,
+        kind,
+        uptodate: true,
+        i_size,
+        last,
+    }
+}
+
+#[test]
+fn feed_plain_folio_order() {
+    let mut side = Rec::new();
+    let mut fe = Feeder::new();
+    let f = folio(0, FolioKind::Plain, 1 << 20, false);
+    assert_eq!(fe.write_folio(&mut side, 7, &f), Fed::Written);
+    // Writeback starts and the folio is queued before any subrequest over
+    // it is prepared; both are still being built.
+    assert_eq!(
+        side.ev,
+        [
+            Ev::BeginUpload,
+            Ev::NoteISize(PAGE),
+            Ev::Report(Report::StorePlus),
+            Ev::StartWriteback(0, PAGE),
+            Ev::Prepare(Stream::Upload, 0),
+            Ev::Prepare(Stream::Cache, 0),
+        ]
+    );
+    assert!(!fe.is_idle());
+    fe.flush_all(&mut side);
+    assert!(fe.is_idle());
+}
+
+#[test]
+fn feed_last_folio_settles_uploads_before_its_writeback() {
+    let mut side = Rec::new();
+    let mut fe = Feeder::new();
+    // Ends 100 bytes into the folio: the tail is zeroed and the data
+    // reaches EOF.
+    let f = folio(PAGE, FolioKind::Plain, PAGE + 100, true);
+    assert_eq!(fe.write_folio(&mut side, 1, &f), Fed::Written);
+    assert_eq!(
+        side.ev,
+        [
+            Ev::BeginUpload,
+            Ev::Zero(100, PAGE),
+            Ev::NoteISize(2 * PAGE),
+            Ev::Report(Report::StorePlus),
+            // Its own upload, to EOF: issued at once (as configured), then
+            // nothing left to send inline, then every answer awaited...
+            Ev::Prepare(Stream::Upload, PAGE),
+            Ev::Issue(Stream::Upload, PAGE, 100),
+            Ev::Inline(true),
+            Ev::Inline(false),
+            Ev::WaitAnswered,
+            // ...and only then its writeback.
+            Ev::StartWriteback(PAGE, PAGE + 100),
+            Ev::Prepare(Stream::Cache, PAGE),
+            Ev::Issue(Stream::Cache, PAGE, 100),
+        ]
+    );
+    assert!(fe.is_idle());
+}
+
+#[test]
+fn feed_last_folio_sends_the_built_upload_inline() {
+    let mut side = Rec::new();
+    let mut fe = Feeder::new();
+    let i_size = 1 << 20;
+    assert_eq!(
+        fe.write_folio(&mut side, 0, &folio(0, FolioKind::Plain, i_size, false)),
+        Fed::Written
+    );
+    side.ev.clear();
+    // Not at EOF: the upload construct covering both folios is still
+    // open when the last folio is added, and goes out inline.
+    let f = folio(PAGE, FolioKind::Plain, i_size, true);
+    assert_eq!(fe.write_folio(&mut side, 1, &f), Fed::Written);
+    assert_eq!(
+        side.ev,
+        [
+            Ev::BeginUpload,
+            Ev::NoteISize(2 * PAGE),
+            Ev::Report(Report::StorePlus),
+            Ev::Inline(true),
+            Ev::Issue(Stream::Upload, 0, 2 * PAGE),
+            Ev::Inline(false),
+            Ev::WaitAnswered,
+            Ev::StartWriteback(PAGE, 2 * PAGE),
+        ]
+    );
+}
+
+#[test]
+fn feed_skips_and_refusals() {
+    // A copy-to-cache folio with no cache: nothing to store; as the last
+    // folio, uploads are settled before its writeback starts.
+    let mut side = Rec::new();
+    side.avail.cache = false;
+    let mut fe = Feeder::new();
+    let f = folio(0, FolioKind::CopyToCache, 1 << 20, true);
+    assert_eq!(fe.write_folio(&mut side, 0, &f), Fed::Skipped);
+    assert_eq!(
+        side.ev,
+        [
+            Ev::Avail,
+            Ev::Report(Report::CancelStore),
+            Ev::Inline(true),
+            Ev::Inline(false),
+            Ev::WaitAnswered,
+            Ev::EndUnwritten,
+        ]
+    );
+    // A plain folio that is not up to date is refused, even beyond EOF,
+    // after netfs saw data for the server.
+    let mut side = Rec::new();
+    let mut f = folio(8 * PAGE, FolioKind::Plain, PAGE, false);
+    f.uptodate = false;
+    assert_eq!(fe.write_folio(&mut side, 0, &f), Fed::NotUptodate);
+    assert_eq!(
+        side.ev,
+        [
+            Ev::BeginUpload,
+            Ev::Report(Report::NotUptodate),
+            Ev::EndUnwritten
+        ]
+    );
+    // A streaming folio need not be up to date.
+    let mut side = Rec::new();
+    let mut f = folio(
+        0,
+        FolioKind::Streaming {
+            offset: 10,
+            len: 20,
+        },
+        PAGE,
+        false,
+    );
+    f.uptodate = false;
+    assert_eq!(fe.write_folio(&mut side, 0, &f), Fed::Written);
+    assert!(side.ev.contains(&Ev::Prepare(Stream::Upload, 10)));
+    assert!(!side.ev.iter().any(|e| matches!(e, Ev::Zero(..))));
+}
+
+#[test]
+fn feed_grouped_folio_is_redirtied_after_flushing_both_streams() {
+    let mut side = Rec::new();
+    let mut fe = Feeder::new();
+    let i_size = 1 << 20;
+    assert_eq!(
+        fe.write_folio(&mut side, 0, &folio(0, FolioKind::Plain, i_size, false)),
+        Fed::Written
+    );
+    side.ev.clear();
+    let f = folio(PAGE, FolioKind::Grouped, i_size, false);
+    assert_eq!(fe.write_folio(&mut side, 5, &f), Fed::Redirty(5));
+    assert_eq!(
+        side.ev,
+        [
+            Ev::Issue(Stream::Upload, 0, PAGE),
+            Ev::Issue(Stream::Cache, 0, PAGE)
+        ]
+    );
+    // Beyond EOF it is ended as any other folio there.
+    let mut side = Rec::new();
+    let f = folio(PAGE, FolioKind::Grouped, PAGE, false);
+    assert_eq!(fe.write_folio(&mut side, 5, &f), Fed::Skipped);
+    assert_eq!(side.ev, [Ev::Report(Report::CancelStore), Ev::EndUnwritten]);
+}
+
+#[test]
+fn feed_waits() {
+    let mut side = Rec::new();
+    let mut fe: Feeder<u32> = Feeder::new();
+    assert_eq!(fe.wait_needed(&mut side, true), None);
+    side.unanswered = 1;
+    assert_eq!(fe.wait_needed(&mut side, false), None);
+    assert_eq!(fe.wait_needed(&mut side, true), Some(Wait::Answered));
+    side.unanswered = 0;
+    // No folio slot: what is built is issued before waiting.
+    assert_eq!(
+        fe.write_folio(&mut side, 0, &folio(0, FolioKind::Plain, 1 << 20, false)),
+        Fed::Written
+    );
+    side.room = 0;
+    side.ev.clear();
+    assert_eq!(fe.wait_needed(&mut side, false), Some(Wait::FolioRoom));
+    assert_eq!(
+        side.ev,
+        [
+            Ev::Issue(Stream::Upload, 0, PAGE),
+            Ev::Issue(Stream::Cache, 0, PAGE)
+        ]
+    );
+    assert!(fe.is_idle());
+}
+
+/// Records what the collector hands back.
+#[derive(Default)]
+struct Failures {
+    failed: Vec<(Stream, i32)>,
+    ended: Vec<u32>,
+    released: usize,
+}
+
+impl CollectSink<u32, u32> for Failures {
+    fn release_sreq(&mut self, _stream: Stream, _s: u32) {
+        self.released += 1;
+    }
+    fn end_folio(&mut self, f: u32) {
+        self.ended.push(f);
+    }
+    fn stream_failed(&mut self, stream: Stream, error: i32) {
+        self.failed.push((stream, error));
+    }
+}
+
+#[test]
+fn state_fail_retry_reports_the_error_and_completes() {
+    let mut st: WriteState<u32, u32, 4, [Option<(u32, u64)>; 4]> = WriteState::new(0, 5);
+    st.activate(Stream::Upload);
+    st.push_folio(1, 8192).unwrap();
+    for (h, start) in [(1, 0), (2, 4096)] {
+        assert!(st.add_sreq(Stream::Upload, h, start).is_ok());
+        assert!(st.set_sreq_len(Stream::Upload, &h, 4096));
+    }
+    st.set_issued_to(8192);
+    st.all_queued();
+    st.terminated(Stream::Upload, &1, -11, true);
+    st.terminated(Stream::Upload, &2, 4096, false);
+    let mut rec = Failures::default();
+    assert!(st.collect(&mut rec).need_retry.upload);
+    let p = st.retry_next(Stream::Upload).unwrap();
+    assert_eq!((p.stream, p.index, p.start), (Stream::Upload, 0, 0));
+    // Only an entry that needs a retry can be failed.
+    assert!(!st.fail_retry(Stream::Upload, 1, -12));
+    assert!(!st.fail_retry(Stream::Upload, 5, -12));
+    assert!(!st.fail_retry(Stream::Cache, 0, -12));
+    assert!(st.fail_retry(Stream::Upload, p.index, -12));
+    assert!(!st.fail_retry(Stream::Upload, p.index, -12), "once");
+    assert_eq!(st.retry_next(Stream::Upload), None);
+    let c = st.collect(&mut rec);
+    assert!(c.done && !c.need_retry.upload);
+    assert_eq!(rec.failed, [(Stream::Upload, -12)]);
+    assert_eq!(st.stream_error(Stream::Upload), Some(-12));
+    assert_eq!(rec.ended, [1]);
+    assert_eq!(rec.released, 2);
+    // A non-negative error is taken as EIO.
+    let mut st: WriteState<u32, u32, 4, [Option<(u32, u64)>; 4]> = WriteState::new(0, 5);
+    st.activate(Stream::Cache);
+    assert!(st.add_sreq(Stream::Cache, 1, 0).is_ok());
+    assert!(st.set_sreq_len(Stream::Cache, &1, 10));
+    st.terminated(Stream::Cache, &1, -4, true);
+    assert!(st.fail_retry(Stream::Cache, 0, 0));
+    st.all_queued();
+    let mut rec = Failures::default();
+    assert!(st.collect(&mut rec).done);
+    assert_eq!(rec.failed, [(Stream::Cache, -5)]);
+}
