@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Tests of `engine::feed`: the order in which the issuer acts on a folio.
+//! Tests of `engine::feed`: the order in which the issuer acts on a folio,
+//! and the hangs the simulator finds in a glue that activates the upload
+//! stream the old way.
 
-use std::vec::Vec;
+use std::{vec, vec::Vec};
 
-/// Page size.
-const PAGE: u64 = 4096;
-
+use super::sim::{Case, FedAs, Opts, Sim, SimFolio, PAGE};
 use crate::engine::{
     feed::{Fed, FeedFolio, Feeder, FolioKind, IssuerSide, Report, Wait},
     spans::StreamsAvail,
@@ -309,6 +309,97 @@ fn feed_waits() {
         ]
     );
     assert!(fe.is_idle());
+}
+
+/// Two copy-to-cache folios and one slot in the folio queue: the second
+/// waits (unlocked) for the first to be collected, and is plain dirty
+/// when it is locked again.
+fn ctc_then_plain() -> Case {
+    let mut f0 = SimFolio::plain(0, PAGE);
+    f0.copy_to_cache = true;
+    let mut f1 = SimFolio::plain(PAGE, PAGE);
+    f1.copy_to_cache = true;
+    f1.turns_plain = true;
+    Case::simple(
+        11,
+        vec![f0, f1],
+        StreamsAvail {
+            upload: true,
+            cache: true,
+        },
+    )
+}
+
+#[test]
+fn feed_copy_to_cache_turned_plain_is_uploaded() {
+    let out = Sim::<4, 1>::new(&ctc_then_plain()).run();
+    assert_eq!(out.stats.turned_plain, 1, "the case must wait, then turn");
+    assert_eq!(out.fed, [Some(FedAs::Written), Some(FedAs::Written)]);
+    // The simulated glue fails if an upload is prepared on an inactive
+    // stream; and the bytes reached the server.
+    assert!(!out.lost[0]);
+    let up = &out.written[0];
+    assert!(up[PAGE as usize..2 * PAGE as usize].iter().all(|w| *w));
+    assert!(!up[..PAGE as usize].iter().any(|w| *w));
+    assert!(out.written[1][..2 * PAGE as usize].iter().all(|w| *w));
+}
+
+#[test]
+#[should_panic(expected = "the kernel's throttle waits for ever")]
+fn feed_old_activation_hangs_on_copy_to_cache_turned_plain() {
+    // The activation as writepages did it before the feeder did: once,
+    // for the first folio not copy-to-cache before its wait. No folio is,
+    // so the upload stream stays inactive and the upload planned for the
+    // folio that turned plain waits for stream room that never comes.
+    let opts = Opts {
+        old_activation: true,
+        ..Opts::default()
+    };
+    Sim::<4, 1>::with_opts(&ctc_then_plain(), opts).run();
+}
+
+#[test]
+fn feed_refused_add_sreq_is_bounded() {
+    // The same old glue, but its prepare gives up when add_sreq refuses:
+    // the request completes, the upload bytes are reported lost, the
+    // cache gets everything.
+    let opts = Opts {
+        old_activation: true,
+        lenient_prepare: true,
+    };
+    let out = Sim::<4, 1>::with_opts(&ctc_then_plain(), opts).run();
+    assert!(out.lost[0]);
+    assert!(!out.written[0].iter().any(|w| *w));
+    assert!(out.written[1][..2 * PAGE as usize].iter().all(|w| *w));
+    assert_eq!(out.fed, [Some(FedAs::Written), Some(FedAs::Written)]);
+}
+
+#[test]
+fn feed_retries_that_cannot_be_sent_fail_the_stream() {
+    // Every upload fails with a transient error and no retry can get a
+    // subrequest: each entry is failed with fail_retry, the stream failure
+    // is reported once, and the request completes (the simulator checks
+    // that every folio ends once and every handle is released).
+    let folios: Vec<SimFolio> = (0..6).map(|i| SimFolio::plain(i * PAGE, PAGE)).collect();
+    let mut case = Case::simple(
+        12,
+        folios,
+        StreamsAvail {
+            upload: true,
+            cache: false,
+        },
+    );
+    case.limits[0] = vec![Limits {
+        max_len: PAGE,
+        max_segs: 0,
+    }];
+    case.faults.transient = 1000;
+    case.faults.retry_alloc_fail = 1000;
+    let out = Sim::<2, 2>::new(&case).run();
+    assert_eq!(out.failed_calls, [1, 0]);
+    assert_eq!(out.stats.retried, 0);
+    assert_eq!(out.stats.issued, 6);
+    assert_eq!(out.fed, [Some(FedAs::Written); 6]);
 }
 
 /// Records what the collector hands back.

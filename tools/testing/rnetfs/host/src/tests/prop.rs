@@ -28,11 +28,15 @@ fn run<const NS: usize, const NF: usize>(name: &str, salt: u64, flavor: Flavor) 
         let case = Case::generate(seed, flavor);
         let r = panic::catch_unwind(AssertUnwindSafe(|| Sim::<NS, NF>::new(&case).run()));
         match r {
-            Ok(s) => {
+            Ok(o) => {
+                let s = o.stats;
                 total.issued += s.issued;
                 total.retried += s.retried;
                 total.failed_streams += s.failed_streams;
                 total.waits += s.waits;
+                total.last_drains += s.last_drains;
+                total.prepare_failures += s.prepare_failures;
+                total.turned_plain += s.turned_plain;
             }
             Err(e) => {
                 if std::env::var_os("RNETFS_VERBOSE").is_some() {
@@ -49,8 +53,15 @@ fn run<const NS: usize, const NF: usize>(name: &str, salt: u64, flavor: Flavor) 
     }
     println!(
         "{name}: {n} cases from seed {base:#x}: {} subrequests, {} retries, \
-         {} failed streams, {} waits for room",
-        total.issued, total.retried, total.failed_streams, total.waits
+         {} failed streams, {} waits for room, {} last-folio drains, \
+         {} failed prepares, {} copy-to-cache folios turned plain",
+        total.issued,
+        total.retried,
+        total.failed_streams,
+        total.waits,
+        total.last_drains,
+        total.prepare_failures,
+        total.turned_plain
     );
 }
 

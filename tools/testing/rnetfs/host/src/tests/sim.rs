@@ -3,42 +3,60 @@
 //! A simulated filesystem, server, cache and page cache, driven through the
 //! engine core exactly as the kernel glue drives it.
 //!
-//! Read [`Glue`] and [`Sim::run`] as the reference for the glue:
+//! The planning is the kernel's own: [`Sim::run`] walks the dirty folios as
+//! `issue::writepages()` does and hands each to the engine's
+//! [`Feeder`]; [`Glue`] is only the kernel's side of it ([`IssuerSide`],
+//! [`StreamSink`]), the completions, the collector and the retryer. Read it
+//! as the reference for the glue:
 //!
-//! * issuer, per dirty folio in ascending order: `plan_folio`; on
-//!   `BeyondEof` or no span, end writeback at once. Otherwise zero the tail
-//!   if asked, make sure `folio_room() > 0` (flushing both tilers before
-//!   waiting, since their constructs hold back older folios), then
-//!   `set_issued_to(folio start)`, `push_folio`, the `flush_*` flags, the
-//!   `Tiler::add`s, `flush_after`, and `set_issued_to(folio end)`. At the
-//!   end flush both tilers, `all_queued()` and kick the collector.
-//! * `StreamSink::prepare`: wait for `stream_room(stream) > 0`, allocate,
-//!   run the fs's prepare, `add_sreq` (never fails then), return limits.
+//! * writepages: create the state at the first folio, activate the cache
+//!   stream if netfs made it available (the upload stream is activated by
+//!   [`IssuerSide::begin_upload`]). Per folio: while
+//!   [`Feeder::wait_needed`] says so, wait for it with the folio unlocked,
+//!   then read the folio again (a copy-to-cache folio may have turned plain
+//!   dirty meanwhile); then [`Feeder::write_folio`]. At the end publish the
+//!   position, [`Feeder::flush_all`], `all_queued()`, kick the collector,
+//!   and wait for every upload's answer if workers sent any.
+//! * `StreamSink::prepare`: wait for `stream_room(stream) > 0` (an inactive
+//!   stream has none: waiting would never end), allocate, run the fs's
+//!   prepare, `add_sreq`, return limits; `None` if the subrequest cannot be
+//!   set up, with the loss recorded on the mapping.
 //! * `StreamSink::issue`: `set_sreq_len` under the lock, then hand the
-//!   subrequest to the fs (outside the lock).
+//!   subrequest to the fs (outside the lock); uploads sent inline complete
+//!   before `issue` returns, as 9p's synchronous RPC does.
 //! * completion: `terminated`; if it returns true, queue the collector.
 //! * collector: `collect`; for each stream with `need_retry` and
 //!   `in_flight(stream) == 0`, run the retryer, then collect again.
 //! * retryer: `while let Some(p) = retry_next(s)`: allocate a subrequest,
 //!   prepare it at `p.start`, cut the piece to the new limits,
-//!   `restart_sreq`, release the old handle, issue the piece at `p.start`.
+//!   `restart_sreq`, release the old handle, issue the piece at `p.start`;
+//!   if no subrequest can be had, `fail_retry`.
 
 use std::{format, string::String, vec, vec::Vec};
 
 use super::rng::Rng;
 use crate::engine::{
-    spans::{plan_folio, FolioInfo, FolioPlan, StreamsAvail},
+    feed::{Fed, FeedFolio, Feeder, FolioKind, IssuerSide, Report, Wait},
+    spans::StreamsAvail,
     state::{CollectSink, WriteState},
     stream::{Stream, NR_STREAMS},
-    tile::{Limits, StreamSink, Tiler},
+    tile::{Limits, StreamSink},
 };
 
 /// Page size of the simulated page cache.
 pub(crate) const PAGE: u64 = 4096;
 /// `EAGAIN`.
 const EAGAIN: i64 = 11;
+/// `ENOMEM`.
+const ENOMEM: i32 = 12;
 /// `ENOSPC`.
 const ENOSPC: i64 = 28;
+
+/// Limits without bounds.
+const OPEN: Limits = Limits {
+    max_len: 0,
+    max_segs: 0,
+};
 
 /// One dirty folio.
 #[derive(Clone, Debug)]
@@ -51,6 +69,47 @@ pub(crate) struct SimFolio {
     pub(crate) dirty: Option<(u64, u64)>,
     /// Only to be copied to the cache.
     pub(crate) copy_to_cache: bool,
+    /// A copy-to-cache folio that is plain dirty once the issuer had to
+    /// wait with it unlocked (written to meanwhile).
+    pub(crate) turns_plain: bool,
+    /// Of another write group: to be redirtied, not written.
+    pub(crate) grouped: bool,
+    /// Up to date; a plain folio that is not is refused.
+    pub(crate) uptodate: bool,
+}
+
+impl SimFolio {
+    /// An up-to-date plain folio.
+    pub(crate) fn plain(pos: u64, size: u64) -> Self {
+        SimFolio {
+            pos,
+            size,
+            dirty: None,
+            copy_to_cache: false,
+            turns_plain: false,
+            grouped: false,
+            uptodate: true,
+        }
+    }
+
+    /// What netfs says about it.
+    fn kind(&self) -> FolioKind {
+        if self.grouped {
+            FolioKind::Grouped
+        } else if let Some((offset, len)) = self.dirty {
+            FolioKind::Streaming { offset, len }
+        } else if self.copy_to_cache {
+            FolioKind::CopyToCache
+        } else {
+            FolioKind::Plain
+        }
+    }
+
+    /// Whether the issuer refuses it (dirty, neither up to date nor a
+    /// streaming write).
+    fn refused(&self) -> bool {
+        !self.grouped && self.dirty.is_none() && !self.copy_to_cache && !self.uptodate
+    }
 }
 
 /// How the simulated filesystem and server misbehave.
@@ -64,9 +123,13 @@ pub(crate) struct Faults {
     pub(crate) permanent: u64,
     /// `(stream, from, to)`: writes starting in `[from, to)` on the stream
     /// write 0 bytes, forever.
-    pub(crate) hole: Option<(usize, u64, u64)>,
+    pub(crate) hole: Option<(Stream, u64, u64)>,
     /// Per mille of full completions that claim more bytes than asked.
     pub(crate) overclaim: u64,
+    /// Per mille of the issuer's prepares that cannot set up a subrequest.
+    pub(crate) prepare_fail: u64,
+    /// Per mille of retries for which no subrequest can be allocated.
+    pub(crate) retry_alloc_fail: u64,
 }
 
 /// One randomly generated writeback.
@@ -90,6 +153,9 @@ pub(crate) struct Case {
     pub(crate) wake_only: bool,
     /// Up to this many completions between two folios.
     pub(crate) bg_per_folio: u64,
+    /// Uploads go to workers (else they are sent inline, as with
+    /// `async_upload=0`).
+    pub(crate) async_upload: bool,
 }
 
 /// Generation knobs, one flavour per property test.
@@ -136,11 +202,18 @@ impl Case {
             } else {
                 None
             };
+            // netfs records one of: a streaming write, copy-to-cache, or a
+            // write group.
+            let copy_to_cache = dirty.is_none() && rng.chance(100);
+            let grouped = dirty.is_none() && !copy_to_cache && rng.chance(20);
             folios.push(SimFolio {
                 pos,
                 size,
                 dirty,
-                copy_to_cache: rng.chance(100),
+                copy_to_cache,
+                turns_plain: copy_to_cache && rng.chance(300),
+                grouped,
+                uptodate: !rng.chance(10),
             });
             cursor = pos + size;
         }
@@ -168,12 +241,14 @@ impl Case {
             faults.transient = rng.pick(&[0, 10, 50, 200]);
             faults.permanent = rng.pick(&[0, 0, 5, 30]);
             faults.overclaim = rng.pick(&[0, 20, 300]);
+            faults.prepare_fail = rng.pick(&[0, 0, 0, 5, 50]);
+            faults.retry_alloc_fail = rng.pick(&[0, 0, 20, 200]);
         }
         if fl.hole || (fl.faults && rng.chance(100)) {
             let s = if avail.upload && (!avail.cache || rng.chance(500)) {
-                0
+                Stream::Upload
             } else {
-                1
+                Stream::Cache
             };
             let from = rng.below(last.max(1));
             let to = from + rng.range(1, 4 * PAGE);
@@ -218,8 +293,41 @@ impl Case {
             limits,
             wake_only: rng.chance(500),
             bg_per_folio: rng.pick(&[0, 1, 3, 10]),
+            async_upload: rng.chance(700),
         }
     }
+
+    /// A case of `folios` with both streams, no faults, whole-range
+    /// subrequests and uploads to workers, for the targeted tests.
+    pub(crate) fn simple(seed: u64, folios: Vec<SimFolio>, avail: StreamsAvail) -> Case {
+        let i_size = folios.last().map_or(0, |f| f.pos + f.size);
+        Case {
+            seed,
+            folios,
+            i_size,
+            avail,
+            faults: Faults::default(),
+            max_attempts: 3,
+            limits: [vec![OPEN], vec![OPEN]],
+            wake_only: true,
+            bg_per_folio: 0,
+            async_upload: true,
+        }
+    }
+}
+
+/// How the simulated glue differs from the kernel's, to show what the
+/// tests catch.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Opts {
+    /// Activate the upload stream as the kernel did before the engine's
+    /// feeder did it: once, in writepages, for the first folio that was
+    /// not copy-to-cache before its wait, and never in `begin_upload`.
+    pub(crate) old_activation: bool,
+    /// A `prepare` that `add_sreq` refuses returns `None` (the loss
+    /// recorded on the mapping) instead of failing the test as a wait that
+    /// never ends.
+    pub(crate) lenient_prepare: bool,
 }
 
 /// One subrequest handed to the simulated filesystem.
@@ -259,6 +367,40 @@ pub(crate) struct Stats {
     pub(crate) failed_streams: u64,
     /// Times the issuer had to wait for room.
     pub(crate) waits: u64,
+    /// Last-folio paths taken with a wait for uploads' answers.
+    pub(crate) last_drains: u64,
+    /// Prepares that could not set up a subrequest.
+    pub(crate) prepare_failures: u64,
+    /// Copy-to-cache folios that turned plain while waiting.
+    pub(crate) turned_plain: u64,
+}
+
+/// What a run ended with, for the targeted tests.
+#[derive(Clone, Debug)]
+pub(crate) struct Outcome {
+    /// Counters.
+    pub(crate) stats: Stats,
+    /// What the feeder did with each folio.
+    pub(crate) fed: Vec<Option<FedAs>>,
+    /// Per stream, a prepare failed and the glue recorded the loss.
+    pub(crate) lost: [bool; NR_STREAMS],
+    /// Per stream, calls of `stream_failed`.
+    pub(crate) failed_calls: [u32; NR_STREAMS],
+    /// Per stream, bytes the server or cache holds (written at least once).
+    pub(crate) written: [Vec<bool>; NR_STREAMS],
+}
+
+/// [`Fed`] without the folio.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FedAs {
+    /// [`Fed::Written`].
+    Written,
+    /// [`Fed::Skipped`].
+    Skipped,
+    /// [`Fed::NotUptodate`].
+    NotUptodate,
+    /// [`Fed::Redirty`].
+    Redirty,
 }
 
 /// Everything outside the engine: fs, server, cache, page cache, checks.
@@ -267,6 +409,8 @@ pub(crate) struct World {
     case: Case,
     /// Randomness of the run.
     rng: Rng,
+    /// The kind of each folio the issuer sees now.
+    kinds: Vec<SimFolio>,
     /// File contents in the page cache.
     page_cache: Vec<u8>,
     /// File contents before writeback, to catch stray zeroing.
@@ -287,18 +431,54 @@ pub(crate) struct World {
     ended_now: Vec<usize>,
     /// Data end of each folio pushed.
     data_end: Vec<u64>,
+    /// What the feeder did with each folio.
+    fed: Vec<Option<FedAs>>,
+    /// Each folio's writeback started (by `start_writeback` or
+    /// `end_unwritten`).
+    started: Vec<bool>,
+    /// Each folio's tail was zeroed.
+    zeroed: Vec<bool>,
     /// Calls of `stream_failed` per stream.
     failed_calls: [u32; NR_STREAMS],
     /// A fault was injected on the stream.
     faults_hit: [bool; NR_STREAMS],
     /// A write landed in the zero-writing hole.
     hole_hit: [bool; NR_STREAMS],
+    /// A prepare failed on the stream: the glue recorded the loss.
+    lost: [bool; NR_STREAMS],
     /// Bound on the number of subrequests, to catch endless retrying.
     max_ops: u64,
     /// Subrequests handed to the fs so far.
     ops: u64,
     /// Counters.
     stats: Stats,
+}
+
+/// The reference model of which bytes of a folio go to which stream,
+/// written independently of `plan_folio`: `(upload, cache)` ranges.
+fn model(
+    f: &SimFolio,
+    i_size: u64,
+    avail: StreamsAvail,
+) -> (
+    Option<std::ops::Range<usize>>,
+    Option<std::ops::Range<usize>>,
+) {
+    if f.grouped || f.refused() || f.pos >= i_size {
+        return (None, None);
+    }
+    let (a, b) = match f.dirty {
+        Some((o, l)) => (f.pos + o, f.pos + (o + l).min(f.size)),
+        None => (f.pos, f.pos + f.size),
+    };
+    let b = b.min(i_size);
+    if a >= b {
+        return (None, None);
+    }
+    let range = a as usize..b as usize;
+    let up = (avail.upload && !f.copy_to_cache).then(|| range.clone());
+    let cache = (avail.cache && f.dirty.is_none()).then_some(range);
+    (up, cache)
 }
 
 impl World {
@@ -329,6 +509,19 @@ impl World {
         a..b.max(a)
     }
 
+    /// Sets what must reach the streams from folio `i`, as it is now.
+    fn model_folio(&mut self, i: usize) {
+        let f = &self.kinds[i];
+        let (lo, hi) = (f.pos as usize, (f.pos + f.size) as usize);
+        let (up, cache) = model(f, self.case.i_size, self.case.avail);
+        for (s, r) in [(0, up), (1, cache)] {
+            self.expect[s][lo..hi].fill(false);
+            if let Some(r) = r {
+                self.expect[s][r].fill(true);
+            }
+        }
+    }
+
     /// Hands a subrequest to the filesystem.
     fn submit(&mut self, op: Op) {
         let h = &mut self.handles[op.id as usize];
@@ -339,8 +532,8 @@ impl World {
         for b in op.pos..op.pos + op.len {
             assert!(
                 self.expect[op.stream.index()][b as usize],
-                "stream {} subrequest {op:?} covers byte {b} it must not write",
-                op.stream.index()
+                "stream {:?} subrequest {op:?} covers byte {b} it must not write",
+                op.stream
             );
         }
         self.ops += 1;
@@ -366,7 +559,7 @@ impl World {
         let f = &self.case.faults;
         let in_hole = f
             .hole
-            .is_some_and(|(s, a, b)| s == op.stream.index() && op.pos >= a && op.pos < b);
+            .is_some_and(|(s, a, b)| s == op.stream && op.pos >= a && op.pos < b);
         let r = self.rng.below(1000);
         let (n, result, retry) = if in_hole {
             (0, 0, false)
@@ -421,10 +614,10 @@ impl World {
     }
 
     /// Checks that every byte of `[from, to)` reached the streams it must,
-    /// intact, unless the stream reported a failure.
+    /// intact, unless the stream reported a failure or lost a prepare.
     fn check_bytes(&self, from: u64, to: u64) {
         for s in 0..NR_STREAMS {
-            if self.failed_calls[s] > 0 {
+            if self.failed_calls[s] > 0 || self.lost[s] {
                 continue;
             }
             for b in from..to {
@@ -443,6 +636,12 @@ impl World {
             }
         }
     }
+
+    /// Ends folio `i`'s writeback.
+    fn end(&mut self, i: usize) {
+        self.ended[i] += 1;
+        assert_eq!(self.ended[i], 1, "folio {i} ended twice");
+    }
 }
 
 impl CollectSink<u32, usize> for World {
@@ -458,8 +657,7 @@ impl CollectSink<u32, usize> for World {
     }
 
     fn end_folio(&mut self, f: usize) {
-        self.ended[f] += 1;
-        assert_eq!(self.ended[f], 1, "folio {f} ended twice");
+        self.end(f);
         self.ended_now.push(f);
     }
 
@@ -482,18 +680,58 @@ pub(crate) struct Glue<const NS: usize, const NF: usize> {
     state: WriteState<u32, usize, NS, Vec<Option<(usize, u64)>>>,
     /// Everything else.
     w: World,
+    /// Differences from the kernel's glue.
+    opts: Opts,
+    /// The issuer sends uploads itself ([`IssuerSide::send_inline`]).
+    inline: bool,
+    /// Some upload went to the workers.
+    async_used: bool,
+    /// Folio queue room seen last, as the kernel's issuer caches it.
+    room_hint: usize,
+    /// End of the last folio written, not yet published.
+    unpublished: u64,
+    /// The folio being written is the file's last dirty one.
+    last: Option<usize>,
 }
 
 impl<const NS: usize, const NF: usize> StreamSink<u32> for Glue<NS, NF> {
     fn prepare(&mut self, stream: Stream, start: u64) -> Option<(u32, Limits)> {
+        // The kernel's throttle waits for stream room, which an inactive
+        // stream never has.
+        if !self.state.is_active(stream) {
+            assert!(
+                self.opts.lenient_prepare,
+                "prepare({stream:?}, {start}) on an inactive stream: \
+                 the kernel's throttle waits for ever"
+            );
+            self.w.lost[stream.index()] = true;
+            return None;
+        }
         if self.state.stream_room(stream) == 0 {
             self.w.stats.waits += 1;
-            self.wait(|st| st.stream_room(stream) > 0);
+            self.wait("stream room", |st| st.stream_room(stream) > 0);
+        }
+        if self.w.rng.chance(self.w.case.faults.prepare_fail) {
+            // An allocation or prepare_write failure: the glue records
+            // the loss on the mapping.
+            self.w.stats.prepare_failures += 1;
+            self.w.lost[stream.index()] = true;
+            return None;
         }
         let id = self.w.alloc(stream);
         let limits = self.w.limits(stream);
         if let Err(h) = self.state.add_sreq(stream, id, start) {
-            panic!("add_sreq({stream:?}, {h}, {start}) refused");
+            assert!(
+                self.opts.lenient_prepare,
+                "add_sreq({stream:?}, {h}, {start}) refused"
+            );
+            // Put back unissued: nothing of it reaches the fs.
+            let hi = &mut self.w.handles[h as usize];
+            hi.issued = true;
+            hi.terminated = 1;
+            hi.released = 1;
+            self.w.lost[stream.index()] = true;
+            return None;
         }
         Some((id, limits))
     }
@@ -503,23 +741,145 @@ impl<const NS: usize, const NF: usize> StreamSink<u32> for Glue<NS, NF> {
         let want = self.w.folios_over(start, start + len).len() as u32;
         assert_eq!(nr_segs, want, "sreq {start}+{len}: segments");
         self.w.stats.issued += 1;
-        self.w.submit(Op {
+        let op = Op {
             id: sreq,
             stream,
             pos: start,
             len,
-        });
+        };
+        self.w.submit(op);
+        if stream == Stream::Upload && (self.inline || !self.w.case.async_upload) {
+            // Sent from the issuer: 9p's RPC is answered before issue
+            // returns.
+            if let Some(i) = self.w.pool.iter().position(|o| o.id == op.id) {
+                let op = self.w.pool.swap_remove(i);
+                self.complete(op);
+            }
+        } else if stream == Stream::Upload {
+            self.async_used = true;
+        }
+    }
+}
+
+impl<const NS: usize, const NF: usize> IssuerSide<u32, usize> for Glue<NS, NF> {
+    fn begin_upload(&mut self) -> StreamsAvail {
+        if !self.opts.old_activation && self.w.case.avail.upload {
+            self.state.activate(Stream::Upload);
+        }
+        self.w.case.avail
+    }
+
+    fn avail(&mut self) -> StreamsAvail {
+        self.w.case.avail
+    }
+
+    fn unanswered_uploads(&mut self) -> usize {
+        self.state.unanswered(Stream::Upload)
+    }
+
+    fn folio_room(&mut self) -> usize {
+        if self.room_hint == 0 {
+            self.state.set_issued_to(self.unpublished);
+            self.room_hint = self.state.folio_room();
+        }
+        self.room_hint
+    }
+
+    fn zero(&mut self, folio: &mut usize, from: u64, to: u64) {
+        let f = &self.w.case.folios[*folio];
+        assert!(f.dirty.is_none(), "folio {folio}: a streaming folio zeroed");
+        assert!(from <= to && to <= f.size);
+        let (a, b) = ((f.pos + from) as usize, (f.pos + to) as usize);
+        self.w.page_cache[a..b].fill(0);
+        self.w.zeroed[*folio] = true;
+    }
+
+    fn note_i_size(&mut self, folio_end: u64, i_size: u64) {
+        assert_eq!(i_size, self.w.case.i_size);
+        assert!(folio_end > 0);
+    }
+
+    fn report(&mut self, folio: &usize, what: Report) {
+        let f = &self.w.kinds[*folio];
+        assert_eq!(
+            what == Report::NotUptodate,
+            f.refused(),
+            "folio {folio} {f:?}: reported {what:?}"
+        );
+    }
+
+    fn send_inline(&mut self, on: bool) {
+        assert_ne!(self.inline, on, "send_inline({on}) twice");
+        self.inline = on;
+    }
+
+    fn wait_answered(&mut self) {
+        self.state.set_issued_to(self.unpublished);
+        self.wait("uploads answered", |st| st.unanswered(Stream::Upload) == 0);
+    }
+
+    fn start_writeback(&mut self, folio: usize, pos: u64, data_end: u64) -> Result<(), ()> {
+        self.check_start(folio);
+        assert_eq!(pos, self.w.case.folios[folio].pos);
+        self.state.set_issued_to(pos);
+        self.w.data_end[folio] = data_end;
+        if self.state.push_folio(folio, data_end).is_err() {
+            panic!("folio {folio}: queue full although room was checked");
+        }
+        self.room_hint = self.room_hint.saturating_sub(1);
+        Ok(())
+    }
+
+    fn end_unwritten(&mut self, folio: usize) {
+        self.check_start(folio);
+        self.w.end(folio);
     }
 }
 
 impl<const NS: usize, const NF: usize> Glue<NS, NF> {
+    /// Checks that folio `i`'s writeback may start now.
+    fn check_start(&mut self, i: usize) {
+        assert!(!self.w.started[i], "folio {i}: writeback started twice");
+        self.w.started[i] = true;
+        assert!(!self.inline, "folio {i}: writeback started while inline");
+        if self.last == Some(i) {
+            // The truncation race: the file looks clean from here on, so
+            // no upload may still be on its way.
+            assert_eq!(
+                self.state.unanswered(Stream::Upload),
+                0,
+                "last folio {i}: writeback started with uploads unanswered"
+            );
+            assert!(
+                !self.w.pool.iter().any(|o| o.stream == Stream::Upload),
+                "last folio {i}: writeback started with an upload at the fs"
+            );
+        }
+    }
+
     /// Runs background work until `cond` holds; a deadlock fails.
     fn wait(
         &mut self,
+        what: &str,
         cond: impl Fn(&WriteState<u32, usize, NS, Vec<Option<(usize, u64)>>>) -> bool,
     ) {
         while !cond(&self.state) {
-            assert!(self.step(), "deadlock: waiting with nothing at the fs");
+            if !self.step() {
+                let st = &self.state;
+                panic!(
+                    "deadlock: waiting for {what} with nothing at the fs; issued_to {}, \
+                     collected_to {}, streams {:?}, folio room {}, unpublished {}",
+                    st.issued_to(),
+                    st.collected_to(),
+                    Stream::ALL.map(|s| (
+                        st.is_active(s),
+                        st.stream_collected_to(s),
+                        st.uncollected(s)
+                    )),
+                    st.folio_room(),
+                    self.unpublished
+                );
+            }
         }
     }
 
@@ -530,6 +890,12 @@ impl<const NS: usize, const NF: usize> Glue<NS, NF> {
         }
         let i = self.w.rng.below(self.w.pool.len() as u64) as usize;
         let op = self.w.pool.swap_remove(i);
+        self.complete(op);
+        true
+    }
+
+    /// The filesystem answers `op`.
+    fn complete(&mut self, op: Op) {
         let (result, retry) = self.w.perform(op);
         let wake = self.state.terminated(op.stream, &op.id, result, retry);
         // A second completion must be ignored.
@@ -537,7 +903,6 @@ impl<const NS: usize, const NF: usize> Glue<NS, NF> {
         if wake || (!self.w.case.wake_only && self.w.rng.chance(200)) {
             self.collector();
         }
-        true
     }
 
     /// The collector work item.
@@ -569,7 +934,16 @@ impl<const NS: usize, const NF: usize> Glue<NS, NF> {
     /// The retryer for `stream`.
     fn retry(&mut self, stream: Stream) {
         while let Some(p) = self.state.retry_next(stream) {
+            assert_eq!(p.stream, stream);
             assert!(p.attempts < self.w.case.max_attempts);
+            if self.w.rng.chance(self.w.case.faults.retry_alloc_fail) {
+                // No subrequest to send the piece with: fail it rather
+                // than come back to it for ever.
+                self.w.faults_hit[stream.index()] = true;
+                assert!(self.state.fail_retry(stream, p.index, -ENOMEM));
+                assert!(!self.state.fail_retry(stream, p.index, -ENOMEM));
+                continue;
+            }
             let id = self.w.alloc(stream);
             let lim = self.w.limits(stream);
             let mut len = p.end - p.start;
@@ -604,17 +978,22 @@ impl<const NS: usize, const NF: usize> Glue<NS, NF> {
     }
 }
 
-/// The issuer with its two tilers.
+/// The issuer: the engine's feeder over the simulated glue.
 pub(crate) struct Sim<const NS: usize, const NF: usize> {
     /// Glue and world.
     g: Glue<NS, NF>,
-    /// Stream 0 and 1 builders.
-    tilers: [Tiler<u32>; NR_STREAMS],
+    /// The kernel's planning code.
+    feeder: Feeder<u32>,
 }
 
 impl<const NS: usize, const NF: usize> Sim<NS, NF> {
     /// Sets up the world of `case`.
     pub(crate) fn new(case: &Case) -> Self {
+        Self::with_opts(case, Opts::default())
+    }
+
+    /// Sets up the world of `case` with a glue differing by `opts`.
+    pub(crate) fn with_opts(case: &Case, opts: Opts) -> Self {
         let mut rng = Rng::new(case.seed ^ 0x5eed);
         let extent = case
             .folios
@@ -623,165 +1002,155 @@ impl<const NS: usize, const NF: usize> Sim<NS, NF> {
             .max(case.i_size) as usize;
         // Never 0, so that a missed zeroing shows.
         let page_cache: Vec<u8> = (0..extent).map(|_| rng.next_u64() as u8 | 1).collect();
-        let mut expect = [vec![false; extent], vec![false; extent]];
-        // The reference model, written independently of plan_folio.
-        for f in &case.folios {
-            if f.pos >= case.i_size {
-                continue;
-            }
-            let (a, b) = match f.dirty {
-                Some((o, l)) => (f.pos + o, f.pos + (o + l).min(f.size)),
-                None => (f.pos, f.pos + f.size),
-            };
-            let b = b.min(case.i_size);
-            if a >= b {
-                continue;
-            }
-            let range = a as usize..b as usize;
-            if case.avail.upload && !f.copy_to_cache {
-                expect[0][range.clone()].fill(true);
-            }
-            if case.avail.cache && f.dirty.is_none() {
-                expect[1][range].fill(true);
-            }
-        }
         let total: u64 = case.folios.iter().map(|f| f.size).sum();
-        let w = World {
+        let n = case.folios.len();
+        let mut w = World {
             case: case.clone(),
             rng,
+            kinds: case.folios.clone(),
             original: page_cache.clone(),
             page_cache,
-            expect,
+            expect: [vec![false; extent], vec![false; extent]],
             stored: [vec![0; extent], vec![0; extent]],
             written: [vec![0; extent], vec![0; extent]],
             pool: Vec::new(),
             handles: Vec::new(),
-            ended: vec![0; case.folios.len()],
+            ended: vec![0; n],
             ended_now: Vec::new(),
-            data_end: vec![0; case.folios.len()],
+            data_end: vec![0; n],
+            fed: vec![None; n],
+            started: vec![false; n],
+            zeroed: vec![false; n],
             failed_calls: [0; NR_STREAMS],
             faults_hit: [false; NR_STREAMS],
             hole_hit: [false; NR_STREAMS],
+            lost: [false; NR_STREAMS],
             max_ops: (total + 1000) * (u64::from(case.max_attempts) + 2),
             ops: 0,
             stats: Stats::default(),
         };
+        for i in 0..n {
+            w.model_folio(i);
+        }
         let start = case.folios.first().map_or(0, |f| f.pos);
         // Folio slots on the heap, as the kernel glue allocates them.
         let slots = (0..NF).map(|_| None).collect::<Vec<_>>();
         let mut state = WriteState::with_folio_slots(start, case.max_attempts, slots);
-        if case.avail.upload {
-            state.activate(Stream::Upload);
-        }
+        // The cache stream takes part from the request's creation; the
+        // upload stream once the filesystem has seen data for the server.
         if case.avail.cache {
             state.activate(Stream::Cache);
         }
         Sim {
-            g: Glue { state, w },
-            tilers: [Tiler::new(Stream::Upload), Tiler::new(Stream::Cache)],
+            g: Glue {
+                state,
+                w,
+                opts,
+                inline: false,
+                async_used: false,
+                room_hint: 0,
+                unpublished: start,
+                last: None,
+            },
+            feeder: Feeder::new(),
         }
-    }
-
-    /// Flushes both tilers.
-    fn flush_all(&mut self) {
-        for t in &mut self.tilers {
-            t.flush(&mut self.g);
-        }
-    }
-
-    /// Ends a folio that has nothing to send.
-    fn end_now(&mut self, i: usize) {
-        self.g.w.ended[i] += 1;
-        assert_eq!(self.g.w.ended[i], 1);
     }
 
     /// Writes the case back and checks the outcome.
-    pub(crate) fn run(mut self) -> Stats {
+    pub(crate) fn run(mut self) -> Outcome {
         let case = self.g.w.case.clone();
-        for (i, f) in case.folios.iter().enumerate() {
-            let info = FolioInfo {
-                pos: f.pos,
-                size: f.size,
-                dirty: f.dirty,
-                copy_to_cache: f.copy_to_cache,
-                i_size: case.i_size,
-            };
-            match plan_folio(&info, case.avail) {
-                FolioPlan::BeyondEof => {
-                    let (a, b) = (f.pos as usize, (f.pos + f.size).min(case.i_size) as usize);
-                    for s in 0..NR_STREAMS {
-                        let e = self.g.w.expect[s].get(a..b).unwrap_or(&[]);
-                        assert!(!e.contains(&true), "folio {i} {f:?} skipped");
-                    }
-                    self.end_now(i);
+        let n = case.folios.len();
+        let mut upload_active = false;
+        let mut redirtied = false;
+        for i in 0..n {
+            if self.g.opts.old_activation && !upload_active && !self.g.w.kinds[i].copy_to_cache {
+                // As writepages did, looking at the folio before its wait.
+                if case.avail.upload {
+                    self.g.state.activate(Stream::Upload);
                 }
-                FolioPlan::Write {
-                    upload,
-                    cache,
-                    flush_upload,
-                    flush_cache,
-                    zero_from,
-                    data_end,
-                    flush_after,
-                    to_eof,
-                } => {
-                    if let Some(z) = zero_from {
-                        self.g.w.page_cache[(f.pos + z) as usize..(f.pos + f.size) as usize]
-                            .fill(0);
+                upload_active = true;
+            }
+            // No other folio tagged dirty: those before are under
+            // writeback or clean, unless one was redirtied.
+            let last = i + 1 == n && !redirtied;
+            while let Some(wait) = self.feeder.wait_needed(&mut self.g, last) {
+                self.g.state.set_issued_to(self.g.unpublished);
+                match wait {
+                    Wait::Answered => {
+                        assert!(last);
+                        self.g.w.stats.last_drains += 1;
+                        self.g
+                            .wait("the last drain", |st| st.unanswered(Stream::Upload) == 0);
                     }
-                    if flush_upload {
-                        self.tilers[0].flush(&mut self.g);
+                    Wait::FolioRoom => {
+                        self.g.w.stats.waits += 1;
+                        // Kick the collector before waiting: what was
+                        // published since it last ran (the end of the folio
+                        // written last, by `folio_room` or above) lets an
+                        // empty stream move on only when it runs, and
+                        // nothing may be in flight to run it: the subrequests
+                        // over the queued folios may all have failed to
+                        // prepare, or (one folio slot) the newest folio may
+                        // be held by a stream with no span in it. Without
+                        // this kick the property tests deadlock here.
+                        self.g.collector();
+                        self.g.wait("folio room", |st| st.folio_room() > 0);
                     }
-                    if flush_cache {
-                        self.tilers[1].flush(&mut self.g);
-                    }
-                    let spans = [upload, cache];
-                    if spans.iter().all(Option::is_none) {
-                        self.end_now(i);
-                    } else {
-                        if self.g.state.folio_room() == 0 {
-                            // The constructs hold back the folios being
-                            // waited for: send them first.
-                            self.flush_all();
-                            self.g.w.stats.waits += 1;
-                            self.g.wait(|st| st.folio_room() > 0);
-                        }
-                        self.g.state.set_issued_to(f.pos);
-                        self.g.w.data_end[i] = data_end;
-                        assert!(self.g.state.push_folio(i, data_end).is_ok());
-                        for (s, span) in spans.iter().enumerate() {
-                            if let Some(sp) = span {
-                                self.tilers[s].add(&mut self.g, sp.pos, sp.len, to_eof);
-                            }
-                        }
-                        if flush_after {
-                            self.flush_all();
-                        }
-                        self.g.state.set_issued_to(f.pos + f.size);
-                    }
-                    // Compare the plan with the reference model.
-                    for (s, span) in spans.iter().enumerate() {
-                        let (lo, hi) = (f.pos, f.pos + f.size);
-                        let e = &self.g.w.expect[s][lo as usize..hi as usize];
-                        let got: Vec<bool> = (lo..hi)
-                            .map(|b| span.is_some_and(|sp| b >= sp.pos && b < sp.pos + sp.len))
-                            .collect();
-                        assert!(
-                            got.as_slice() == e,
-                            "folio {i} {f:?}: stream {s} span {span:?} differs from the model"
-                        );
-                    }
+                }
+                self.g.room_hint = 0;
+                // Unlocked meanwhile: a copy-to-cache folio may have been
+                // written to.
+                let k = &mut self.g.w.kinds[i];
+                if k.copy_to_cache && k.turns_plain {
+                    k.copy_to_cache = false;
+                    self.g.w.stats.turned_plain += 1;
+                    self.g.w.model_folio(i);
                 }
             }
+            let k = self.g.w.kinds[i].clone();
+            let ff = FeedFolio {
+                pos: k.pos,
+                size: k.size,
+                kind: k.kind(),
+                uptodate: k.uptodate,
+                i_size: case.i_size,
+                last,
+            };
+            self.g.last = last.then_some(i);
+            let fed = match self.feeder.write_folio(&mut self.g, i, &ff) {
+                Fed::Written => {
+                    self.g.unpublished = k.pos + k.size;
+                    FedAs::Written
+                }
+                Fed::Skipped => FedAs::Skipped,
+                Fed::NotUptodate => FedAs::NotUptodate,
+                Fed::Redirty(f) => {
+                    assert_eq!(f, i);
+                    assert!(!self.g.w.started[i]);
+                    redirtied = true;
+                    FedAs::Redirty
+                }
+                Fed::QueueFull => panic!("folio {i}: queue full"),
+            };
+            assert!(!self.g.inline, "folio {i}: left sending inline");
+            self.check_fed(i, &k, fed);
+            self.g.w.fed[i] = Some(fed);
             let n = self.g.w.rng.below(case.bg_per_folio + 1);
             for _ in 0..n {
                 self.g.step();
             }
         }
-        self.flush_all();
-        assert!(self.tilers.iter().all(|t| t.building().is_none()));
+        // end_issue.
+        self.g.state.set_issued_to(self.g.unpublished);
+        self.feeder.flush_all(&mut self.g);
+        assert!(self.feeder.is_idle());
         self.g.state.all_queued();
         self.g.collector();
+        if self.g.async_used {
+            self.g.wait("uploads at the end", |st| {
+                st.unanswered(Stream::Upload) == 0
+            });
+        }
         while !self.g.state.is_done() {
             assert!(
                 self.g.step(),
@@ -791,12 +1160,33 @@ impl<const NS: usize, const NF: usize> Sim<NS, NF> {
         self.finish()
     }
 
+    /// Checks what the feeder did with folio `i` (as it was fed) against
+    /// the model.
+    fn check_fed(&self, i: usize, f: &SimFolio, fed: FedAs) {
+        let (up, cache) = model(f, self.g.w.case.i_size, self.g.w.case.avail);
+        let want = if f.grouped {
+            if f.pos >= self.g.w.case.i_size {
+                FedAs::Skipped
+            } else {
+                FedAs::Redirty
+            }
+        } else if f.refused() {
+            FedAs::NotUptodate
+        } else if up.is_some() || cache.is_some() {
+            FedAs::Written
+        } else {
+            FedAs::Skipped
+        };
+        assert_eq!(fed, want, "folio {i} {f:?}");
+    }
+
     /// Final checks.
-    fn finish(self) -> Stats {
+    fn finish(self) -> Outcome {
         let w = &self.g.w;
         assert!(w.pool.is_empty());
         for (i, n) in w.ended.iter().enumerate() {
-            assert_eq!(*n, 1, "folio {i} ended {n} times");
+            let want = u32::from(w.fed[i] != Some(FedAs::Redirty));
+            assert_eq!(*n, want, "folio {i} ({:?}) ended {n} times", w.fed[i]);
         }
         for (id, h) in w.handles.iter().enumerate() {
             assert!(h.issued, "handle {id} never issued");
@@ -809,36 +1199,46 @@ impl<const NS: usize, const NF: usize> Sim<NS, NF> {
         }
         let extent = w.page_cache.len() as u64;
         w.check_bytes(0, extent);
-        for s in 0..NR_STREAMS {
-            for (b, n) in w.written[s].iter().enumerate() {
-                assert!(*n == 0 || w.expect[s][b], "stream {s} byte {b} written");
+        for s in Stream::ALL {
+            let i = s.index();
+            for (b, n) in w.written[i].iter().enumerate() {
+                assert!(*n == 0 || w.expect[i][b], "stream {s:?} byte {b} written");
             }
             assert_eq!(
-                w.failed_calls[s] > 0,
-                self.g.state.stream_error(Stream::ALL[s]).is_some(),
-                "stream {s}: error state and reports disagree"
+                w.failed_calls[i] > 0,
+                self.g.state.stream_error(s).is_some(),
+                "stream {s:?}: error state and reports disagree"
             );
-        }
-        // A write into the zero-writing hole must end in a failure, not a
-        // hang.
-        for s in 0..NR_STREAMS {
-            if w.hole_hit[s] {
-                assert_eq!(w.failed_calls[s], 1, "stream {s}: hole but no failure");
+            // A write into the zero-writing hole must end in a failure,
+            // not a hang.
+            if w.hole_hit[i] {
+                assert_eq!(w.failed_calls[i], 1, "stream {s:?}: hole but no failure");
             }
         }
-        // Beyond-EOF tails of whole folios must have been zeroed, and
-        // nothing else.
+        // Beyond-EOF tails of whole folios that were written must have
+        // been zeroed, and nothing else.
+        let i_size = w.case.i_size;
         let mut zeroed = vec![false; w.page_cache.len()];
-        for f in &w.case.folios {
-            if f.dirty.is_none() && f.pos < w.case.i_size && f.pos + f.size > w.case.i_size {
-                zeroed[w.case.i_size as usize..(f.pos + f.size) as usize].fill(true);
+        for (i, f) in w.kinds.iter().enumerate() {
+            let (up, cache) = model(f, i_size, w.case.avail);
+            let written = up.is_some() || cache.is_some();
+            let want = written && f.dirty.is_none() && f.pos + f.size > i_size;
+            assert_eq!(w.zeroed[i], want, "folio {i} {f:?}: zeroed");
+            if want {
+                zeroed[i_size as usize..(f.pos + f.size) as usize].fill(true);
             }
         }
         for (b, z) in zeroed.iter().enumerate() {
             let want = if *z { 0 } else { w.original[b] };
             assert_eq!(w.page_cache[b], want, "page cache byte {b} (zeroed: {z})");
         }
-        w.stats.clone()
+        Outcome {
+            stats: w.stats.clone(),
+            fed: w.fed.clone(),
+            lost: w.lost,
+            failed_calls: w.failed_calls,
+            written: [0, 1].map(|s| w.written[s].iter().map(|n| *n > 0).collect()),
+        }
     }
 }
 
