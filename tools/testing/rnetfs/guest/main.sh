@@ -3,6 +3,7 @@
 # Entry point of the guest: runs the suite named in /mnt/run/suite.
 cd /mnt/run/guest || exit 1
 . ./lib.sh
+set -u
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 suite=$(cat $RUN/suite)
 # Settings from the host (run-tests.sh writes them): RNETFS_LONG.
