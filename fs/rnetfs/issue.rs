@@ -3,44 +3,60 @@
 //! The issuer: pumps dirty folios out of `writeback_iter()` and builds the
 //! upload and cache streams from them as it goes.
 //!
-//! Each folio is planned in file positions only ([`plan_folio`]), put under
-//! writeback and queued for the collector, then its spans are fed to the two
-//! streams' tilers, which prepare and issue subrequests while earlier ones
-//! are still in flight. The issuer throttles on the per-stream in-flight
-//! bound and on the folio queue's capacity, never with a folio locked.
+//! What to do with each folio, and in which order, is the engine's
+//! [`Feeder`] (host-tested); this file walks the folios, waits with a folio
+//! unlocked when the feeder says so, and is the feeder's [`IssuerSide`]:
+//! the request, the folio and the collection state. Subrequests are
+//! prepared and sent by [`crate::submit`] while earlier ones are still in
+//! flight. The issuer throttles on the per-stream in-flight bound and on
+//! the folio queue's capacity with no folio locked, with one exception: the
+//! file's last dirty folio is held locked over its own upload, for at most
+//! [`SETTLE_MAX_MS`] (see [`Feeder::write_folio`]).
 
 use crate::engine::{
     fault::{Fault, SITE_REQUEST},
-    spans::{plan_folio, FolioInfo, FolioPlan, StreamsAvail},
-    tile::{Limits, StreamSink, Tiler},
+    feed::{Fed, FeedFolio, Feeder, FolioKind, IssuerSide, Report, Wait},
+    spans::StreamsAvail,
+    stream::Stream,
+    tile::{Limits, StreamSink},
 };
-use crate::fault;
-use crate::request::{Inner, RequestState, NF_MIN};
+use crate::request::{Inner, RequestState};
 use crate::stats::STATS;
-use crate::{collect, Rnetfs};
+use crate::submit::{Building, Sink, Workers};
+use crate::Rnetfs;
 use kernel::{
     folio::LockedFolio,
     netfs::{
         self,
         engine::Registration,
-        request::{Stream, Subrequest, WriteRequest},
-        trace::{self, FolioTrace, SreqTrace, WriteTrace},
-        FolioPrivate, WbLock,
+        request::{Stream as NetfsStream, WriteRequest},
+        trace::{self, FolioTrace, WriteTrace},
+        FolioPrivate, WbLock, WbLockGuard,
     },
+    page::PAGE_SHIFT,
     prelude::*,
-    sync::{aref::ARef, Arc},
+    sync::CondVarTimeoutResult,
+    time::msecs_to_jiffies,
     workqueue::Queue,
-    writeback::{AddressSpace, SyncMode, WritebackControl, WritebackIter},
+    writeback::{AddressSpace, NoFsScope, SyncMode, WritebackControl, WritebackIter},
 };
 
-/// The issuing side of one request.
-struct Issuer<'q> {
-    /// Apart from the tilers, so that they can be fed with it.
+/// Longest wait with the file's last dirty folio locked, for the answers of
+/// its own and earlier uploads. The server normally answers within
+/// milliseconds; past this (a server that stopped answering) the folio's
+/// writeback starts anyway, leaving that one folio to the truncation window
+/// the C engine always leaves open, rather than hold a folio lock for ever.
+/// Below the hung-task detector's 120 s.
+pub(crate) const SETTLE_MAX_MS: u32 = 60_000;
+
+/// The kernel's side of the issuer of one request.
+struct Side<'q> {
     sink: Sink<'q>,
-    tilers: [Tiler<ARef<Subrequest>>; 2],
-    /// Whether any upload went to the workers: writepages then waits for
-    /// their answers before it returns.
-    async_used: bool,
+    /// Where uploads go when they are not sent inline.
+    workers: Option<Workers<'q>>,
+    /// The collector's queue.
+    collector: &'q Queue,
+    mapping: &'q AddressSpace,
     /// Folio queue room left the last time it was looked at: only the
     /// collector frees room, so there is at least this much minus what was
     /// pushed since, and the lock is taken again only when it runs out.
@@ -50,321 +66,306 @@ struct Issuer<'q> {
     /// which is further, so the lock is taken once per folio, not twice.
     /// Published before any wait, so that the collector is never held up.
     unpublished: u64,
+    /// The upload stream takes part in the request.
+    upload_active: bool,
+    /// A page index known to be tagged dirty, past the folios seen so far:
+    /// until the walk reaches it, no folio is the file's last dirty one,
+    /// and the page cache's tags need not be searched again.
+    dirty_ahead: usize,
 }
 
-/// The tilers' view of the request: allocates, prepares and issues.
-struct Sink<'q> {
-    state: Arc<RequestState>,
-    req: ARef<WriteRequest>,
-    /// Where uploads are sent from, if not from the issuer.
-    workers: Option<&'q Queue>,
-    /// The collector's queue.
-    collector: &'q Queue,
-}
+impl Side<'_> {
+    fn avail_now(&self) -> StreamsAvail {
+        let avail = self
+            .sink
+            .with_submission(|sub| StreamsAvail {
+                upload: sub.stream_avail(NetfsStream::Upload),
+                cache: sub.stream_avail(NetfsStream::Cache),
+            })
+            .unwrap_or(StreamsAvail {
+                upload: false,
+                cache: false,
+            });
+        // Only a stream that takes part may be planned on; the upload
+        // stream takes part once a folio for the server was seen.
+        StreamsAvail {
+            upload: avail.upload && self.upload_active,
+            cache: avail.cache,
+        }
+    }
 
-impl Sink<'_> {
-    /// Waits until `stream` may have another subrequest: below the in-flight
-    /// bound, room in its queue, and no retry in progress. No folio is locked
-    /// by the issuer here.
-    fn throttle(&self, stream: usize) {
-        let st = &self.state;
+    /// Whether the folio of pages `first..=last` is the file's last dirty
+    /// one: no other page is tagged dirty. One search of the tags at most,
+    /// none while a dirty page further on is known.
+    fn is_last_dirty(&mut self, first: usize, last: usize) -> bool {
+        if self.dirty_ahead > last {
+            return false;
+        }
+        match self.mapping.dirty_outside(first, last) {
+            Some(i) => {
+                if i > last {
+                    self.dirty_ahead = i;
+                }
+                false
+            }
+            None => true,
+        }
+    }
+
+    /// Publishes the issuer's position and waits until every upload is
+    /// answered, retries included; for at most `bound_ms` if given (a
+    /// signal also ends a bounded wait).
+    fn wait_uploads(&self, bound_ms: Option<u32>) {
+        let st = &self.sink.state;
+        let mut left = bound_ms.map(msecs_to_jiffies);
         let mut g = st.inner.lock();
-        loop {
-            let used = crate::request::NS - g.ws.stream_room(stream);
-            if !g.paused && used < st.max_inflight && g.ws.stream_room(stream) > 0 {
-                return;
+        g.ws.set_issued_to(self.unpublished);
+        while g.ws.unanswered(Stream::Upload) > 0 {
+            STATS.upload_waits.inc();
+            let Some(j) = left else {
+                st.progress.wait(&mut g);
+                continue;
+            };
+            match st.progress.wait_interruptible_timeout(&mut g, j) {
+                CondVarTimeoutResult::Woken { jiffies } if jiffies > 0 => left = Some(jiffies),
+                _ => {
+                    STATS.settle_cut.inc();
+                    return;
+                }
             }
-            STATS.throttled.inc();
-            st.progress.wait(&mut g);
         }
     }
 }
 
-impl StreamSink<ARef<Subrequest>> for Sink<'_> {
-    fn prepare(&mut self, stream: usize, start: u64) -> (ARef<Subrequest>, Limits) {
-        self.throttle(stream);
-        let sreq = loop {
-            // Writeback subrequests come from a mempool that waits rather than
-            // fail; loop for the theoretical case anyway.
-            match Subrequest::alloc(&self.req, Stream::from_index(stream), start) {
-                Ok(s) => break s,
-                Err(_) => kernel::time::delay::fsleep(kernel::time::Delta::from_millis(1)),
-            }
-        };
-        let lim = sreq.prepare();
-        trace::sreq(&sreq, SreqTrace::Prepare);
-        if stream == 0 {
-            STATS.upload_prepared.inc();
-        } else {
-            STATS.cache_prepared.inc();
-        }
-        let mut handle = Some(sreq.clone());
-        while let Some(h) = handle.take() {
-            let mut g = self.state.inner.lock();
-            if let Err(h) = g.ws.add_sreq(stream, h, start) {
-                // Room was checked by `throttle` and only the issuer adds.
-                handle = Some(h);
-                self.state.progress.wait(&mut g);
-            }
-        }
-        (
-            sreq,
-            Limits {
-                max_len: lim.max_len,
-                max_segs: lim.max_segs,
-            },
-        )
+impl StreamSink<Building> for Side<'_> {
+    fn prepare(&mut self, stream: Stream, start: u64) -> Option<(Building, Limits)> {
+        self.sink.prepare(stream, start)
     }
 
-    fn issue(
-        &mut self,
-        stream: usize,
-        sreq: ARef<Subrequest>,
-        _start: u64,
-        len: u64,
-        _nr_segs: u32,
-    ) {
-        self.state.inner.lock().ws.set_sreq_len(stream, &sreq, len);
-        if stream == 0 {
-            STATS.upload_bytes.add(len);
-        } else {
-            STATS.cache_bytes.add(len);
-        }
-        // The cache is asynchronous already: only uploads go to workers.
-        let workers = if stream == 0 { self.workers } else { None };
-        if collect::issue_or_inject(&self.state, sreq, stream, len, workers) {
-            // Given back without netfs, which wakes the collector for any
-            // other completion; the issuer may wait for it next.
-            self.state.wake_collector(self.collector);
-        }
+    fn issue(&mut self, stream: Stream, sreq: Building, start: u64, len: u64, nr_segs: u32) {
+        self.sink.issue(stream, sreq, start, len, nr_segs)
     }
 }
 
-impl Issuer<'_> {
-    /// Room left in the folio queue, issuing what is being built if there
-    /// is none: the folios queued so far may all belong to subrequests
-    /// still being built, and nothing would ever free room.
-    fn room(&mut self) -> usize {
+impl<'a> IssuerSide<Building, LockedFolio<'a>> for Side<'_> {
+    fn begin_upload(&mut self) -> StreamsAvail {
+        if !self.upload_active {
+            let avail = self
+                .sink
+                .with_submission(|sub| {
+                    sub.begin_writeback();
+                    sub.stream_avail(NetfsStream::Upload)
+                })
+                .unwrap_or(false);
+            if avail {
+                self.sink.state.inner.lock().ws.activate(Stream::Upload);
+                self.upload_active = true;
+            }
+        }
+        let avail = self.avail_now();
+        if !avail.upload {
+            // The filesystem found no way to the server (cifs with no
+            // writable handle, afs with no key): the C engine then ends the
+            // folio as written, and the bytes are gone without a word.
+            // They are lost here too, but reported.
+            STATS.upload_unavailable.inc();
+            self.mapping.set_error(EIO);
+        }
+        avail
+    }
+
+    fn avail(&mut self) -> StreamsAvail {
+        self.avail_now()
+    }
+
+    fn unanswered_uploads(&mut self) -> usize {
+        self.sink.state.inner.lock().ws.unanswered(Stream::Upload)
+    }
+
+    fn folio_room(&mut self) -> usize {
         if self.room_hint == 0 {
             let mut g = self.sink.state.inner.lock();
             g.ws.set_issued_to(self.unpublished);
             self.room_hint = g.ws.folio_room();
         }
-        if self.room_hint == 0 {
-            self.tilers[0].flush(&mut self.sink);
-            self.tilers[1].flush(&mut self.sink);
-            self.room_hint = self.sink.state.inner.lock().ws.folio_room();
-        }
         self.room_hint
     }
 
-    /// Sends what the upload tiler is building, from here, and waits until
-    /// every upload is answered, retries included.
-    ///
-    /// Called with the file's last dirty folio locked and still tagged
-    /// dirty, before its writeback starts: see [`Issuer::write_folio`].
-    fn settle_uploads(&mut self) {
-        let workers = self.sink.workers.take();
-        self.tilers[0].flush(&mut self.sink);
-        self.sink.workers = workers;
-        self.wait_answered();
+    fn kick_collector(&mut self) {
+        self.sink.state.wake_collector(self.collector);
     }
 
-    /// Publishes the issuer's position and waits until every upload is
-    /// answered, retries included.
-    fn wait_answered(&self) {
-        let st = &self.sink.state;
-        let mut g = st.inner.lock();
-        g.ws.set_issued_to(self.unpublished);
-        while g.ws.unanswered(0) > 0 {
-            STATS.upload_waits.inc();
-            st.progress.wait(&mut g);
-        }
+    fn zero(&mut self, folio: &mut LockedFolio<'a>, from: u64, to: u64) {
+        folio.zero_segment(from as usize, to as usize);
     }
 
-    /// Ends a folio that has nothing to write, settling the uploads first
-    /// if it is the file's last dirty one.
-    fn skip_folio(&mut self, folio: LockedFolio<'_>, last: bool) {
-        if last {
-            self.settle_uploads();
+    fn note_i_size(&mut self, folio_end: u64, i_size: u64) {
+        self.sink
+            .with_submission(|sub| sub.note_i_size(folio_end, i_size));
+    }
+
+    fn report(&mut self, folio: &LockedFolio<'a>, what: Report) {
+        let f = folio.folio();
+        let t = match what {
+            Report::Store => FolioTrace::Store,
+            Report::StorePlus => FolioTrace::StorePlus,
+            Report::StoreCopy => FolioTrace::StoreCopy,
+            Report::CancelStore => FolioTrace::CancelStore,
+            Report::NotUptodate => {
+                pr_warn!(
+                    "rnetfs: dirty folio not uptodate at {:#x}, not written\n",
+                    f.pos()
+                );
+                STATS.not_uptodate.inc();
+                self.mapping.set_error(EIO);
+                return;
+            }
+        };
+        trace::folio(f, t);
+    }
+
+    fn send_inline(&mut self, on: bool) {
+        self.sink.workers = if on { None } else { self.workers };
+    }
+
+    fn wait_answered(&mut self) {
+        self.wait_uploads(Some(SETTLE_MAX_MS));
+    }
+
+    fn start_writeback(
+        &mut self,
+        folio: LockedFolio<'a>,
+        pos: u64,
+        data_end: u64,
+    ) -> Result<(), ()> {
+        let wb = folio.start_writeback();
+        let pushed = {
+            let mut g = self.sink.state.inner.lock();
+            g.ws.set_issued_to(pos);
+            g.ws.push_folio(wb, data_end)
+        };
+        if let Err(wb) = pushed {
+            // Room was checked and only the issuer pushes.
+            pr_err!("rnetfs: folio queue full\n");
+            RequestState::end_unwritten(wb);
+            return Err(());
         }
+        self.room_hint = self.room_hint.saturating_sub(1);
+        STATS.folios.inc();
+        Ok(())
+    }
+
+    fn end_unwritten(&mut self, folio: LockedFolio<'a>) {
         RequestState::end_unwritten(folio.start_writeback());
     }
+}
 
-    /// Writes one folio.
-    ///
-    /// Starting writeback on the file's last dirty folio clears the file's
-    /// last dirty tag: from then on a flush of the whole file returns at
-    /// once, and 9p's setattr goes on to truncate on the server. An upload
-    /// still on its way then could land after the truncation and regrow the
-    /// file with stale bytes (and 9p's completion could write back a stale
-    /// `i_size`). So the last dirty folio's writeback starts only once every
-    /// upload, its own included, has been answered: earlier ones are waited
-    /// for with the folio unlocked but still tagged; its own bytes go out
-    /// with it locked, which keeps them stable and truncation out. Until
-    /// then a flush finds the tag, enters writepages and waits for this
-    /// request on the writeback lock. The C engine starts writeback first
-    /// and leaves that window open.
-    fn write_folio(&mut self, mapping: &AddressSpace, mut folio: LockedFolio<'_>) -> Result {
+/// The issuing side of one request.
+struct Issuer<'q> {
+    feeder: Feeder<Building>,
+    side: Side<'q>,
+}
+
+impl Issuer<'_> {
+    /// Writes one folio, after waiting with it unlocked as often as the
+    /// feeder asks.
+    fn write_folio(&mut self, wbc: &WritebackControl, mut folio: LockedFolio<'_>) -> Result {
         loop {
             let f = folio.folio();
             let pos = f.pos() as u64;
             let size = f.size() as u64;
-            let last = !mapping.dirty_outside(
-                (pos >> kernel::page::PAGE_SHIFT) as usize,
-                ((pos + size - 1) >> kernel::page::PAGE_SHIFT) as usize,
+            let last = self.side.is_last_dirty(
+                (pos >> PAGE_SHIFT) as usize,
+                ((pos + size - 1) >> PAGE_SHIFT) as usize,
             );
-            let ready: Option<fn(&Inner) -> bool> =
-                if last && self.sink.state.inner.lock().ws.unanswered(0) > 0 {
-                    STATS.last_drains.inc();
-                    Some(|g| g.ws.unanswered(0) == 0)
-                } else if self.room() == 0 {
-                    // Throttle on the folio queue with the folio unlocked: the
-                    // seed's third writeback_iter() problem.
-                    STATS.relocked.inc();
-                    Some(|g| g.ws.folio_room() > 0)
-                } else {
-                    None
+            if let Some(w) = self.feeder.wait_needed(&mut self.side, last) {
+                let ready: fn(&Inner) -> bool = match w {
+                    Wait::Answered => {
+                        STATS.last_drains.inc();
+                        |g| g.ws.unanswered(Stream::Upload) == 0
+                    }
+                    Wait::FolioRoom => {
+                        // Throttle on the folio queue with the folio unlocked:
+                        // the design's third writeback_iter() problem.
+                        STATS.relocked.inc();
+                        |g| g.ws.folio_room() > 0
+                    }
                 };
-            if let Some(ready) = ready {
-                let Some(f) =
-                    wait_unlocked(folio, mapping, &self.sink.state, self.unpublished, ready)
-                else {
+                let Some(f) = wait_unlocked(
+                    folio,
+                    self.side.mapping,
+                    &self.side.sink.state,
+                    self.side.unpublished,
+                    ready,
+                ) else {
                     return Ok(());
                 };
                 folio = f;
-                self.room_hint = 0;
+                self.side.room_hint = 0;
                 continue;
             }
-            let private = netfs::folio_private(&folio);
-            if private != FolioPrivate::CopyToCache {
-                self.sink.req.begin_writeback();
-            }
-            let dirty = match private {
-                FolioPrivate::Streaming { offset, len } => {
-                    Some((u64::from(offset), u64::from(len)))
-                }
-                _ => None,
+            // Read with the folio locked, after any wait: a folio that was
+            // only to be copied to the cache may have been written to while
+            // it was unlocked.
+            let kind = match netfs::folio_private(&folio) {
+                FolioPrivate::Plain => FolioKind::Plain,
+                FolioPrivate::CopyToCache => FolioKind::CopyToCache,
+                FolioPrivate::Streaming { offset, len } => FolioKind::Streaming {
+                    offset: u64::from(offset),
+                    len: u64::from(len),
+                },
+                FolioPrivate::Grouped => FolioKind::Grouped,
             };
-            let i_size = mapping.i_size().max(0) as u64;
-            let info = FolioInfo {
+            let ff = FeedFolio {
                 pos,
                 size,
-                dirty,
-                copy_to_cache: private == FolioPrivate::CopyToCache,
-                i_size,
+                kind,
+                uptodate: folio.folio().test_uptodate(),
+                i_size: self.side.mapping.i_size().max(0) as u64,
+                last,
             };
-            let avail = StreamsAvail {
-                upload: self.sink.req.stream_avail(Stream::Upload),
-                cache: self.sink.req.stream_avail(Stream::Cache),
+            return match self.feeder.write_folio(&mut self.side, folio, &ff) {
+                Fed::Written => {
+                    if last {
+                        STATS.last_locked.inc();
+                    }
+                    self.side.unpublished = pos + size;
+                    Ok(())
+                }
+                Fed::Skipped | Fed::NotUptodate => Ok(()),
+                Fed::Redirty(folio) => {
+                    // Left for its own group's writeback (netfs's writeback
+                    // requests have none).
+                    STATS.grouped.inc();
+                    folio.redirty(wbc);
+                    Ok(())
+                }
+                Fed::QueueFull => Err(EIO),
             };
-            // A dirty folio that is neither up to date nor a streaming write
-            // would upload bytes nobody wrote or read: refuse, loudly.
-            if dirty.is_none() && private != FolioPrivate::CopyToCache && !f.test_uptodate() {
-                pr_warn!("rnetfs: dirty folio not uptodate at {pos:#x}, not written\n");
-                STATS.not_uptodate.inc();
-                mapping.set_error(EIO);
-                self.skip_folio(folio, last);
-                return Ok(());
-            }
-            let plan = plan_folio(&info, avail);
-            let FolioPlan::Write {
-                upload,
-                cache,
-                flush_upload,
-                flush_cache,
-                zero_from,
-                data_end,
-                flush_after,
-                to_eof,
-            } = plan
-            else {
-                trace::folio(f, FolioTrace::CancelStore);
-                self.skip_folio(folio, last);
-                return Ok(());
-            };
-            if upload.is_none() && cache.is_none() {
-                trace::folio(f, FolioTrace::CancelStore);
-                self.skip_folio(folio, last);
-                return Ok(());
-            }
-            if let Some(z) = zero_from {
-                folio.zero_segment(z as usize, size as usize);
-            }
-            self.sink.req.note_i_size(pos + size, i_size);
-            trace::folio(
-                f,
-                match (upload.is_some(), cache.is_some()) {
-                    (true, true) => FolioTrace::StorePlus,
-                    (true, false) => FolioTrace::Store,
-                    _ => FolioTrace::StoreCopy,
-                },
-            );
-            if flush_upload {
-                self.tilers[0].flush(&mut self.sink);
-            }
-            if last {
-                if let Some(s) = upload {
-                    self.tilers[0].add(&mut self.sink, s.pos, s.len, to_eof);
-                }
-                STATS.last_locked.inc();
-                self.settle_uploads();
-            }
-            let wb = folio.start_writeback();
-            {
-                let mut g = self.sink.state.inner.lock();
-                g.ws.set_issued_to(pos);
-                if let Err(wb) = g.ws.push_folio(wb, data_end) {
-                    // Unreachable: room was checked and only we push.
-                    drop(g);
-                    pr_err!("rnetfs: folio queue full\n");
-                    RequestState::end_unwritten(wb);
-                    return Err(EIO);
-                }
-            }
-            self.room_hint = self.room_hint.saturating_sub(1);
-            STATS.folios.inc();
-            if flush_cache {
-                self.tilers[1].flush(&mut self.sink);
-            }
-            if !last {
-                if let Some(s) = upload {
-                    self.tilers[0].add(&mut self.sink, s.pos, s.len, to_eof);
-                }
-            }
-            if let Some(s) = cache {
-                self.tilers[1].add(&mut self.sink, s.pos, s.len, to_eof);
-            }
-            if flush_after {
-                self.tilers[0].flush(&mut self.sink);
-                self.tilers[1].flush(&mut self.sink);
-            }
-            self.unpublished = pos + size;
-            return Ok(());
         }
     }
 
     /// Flushes both streams and lets the collector finish the request.
-    fn end_issue(mut self, wq: &kernel::workqueue::Queue) {
-        self.sink
+    fn end_issue(mut self) {
+        self.side
+            .sink
             .state
             .inner
             .lock()
             .ws
-            .set_issued_to(self.unpublished);
-        self.tilers[0].flush(&mut self.sink);
-        self.tilers[1].flush(&mut self.sink);
-        self.sink.state.inner.lock().ws.all_queued();
+            .set_issued_to(self.side.unpublished);
+        self.feeder.flush_all(&mut self.side);
+        self.side.sink.state.inner.lock().ws.all_queued();
         // The last completion may have raced ahead of `all_queued`.
-        self.sink.state.wake_collector(wq);
+        self.side.kick_collector();
         // Filesystems count on the server having every upload once
         // writepages returns: 9p's setattr flushes with filemap_fdatawrite()
         // alone and then truncates on the server, which an upload still on
         // its way would undo (a synchronous issue_write made that true in
         // the C engine). Uploads overlap while the issuer works; here they
         // are waited for, retries included.
-        if self.async_used {
-            self.wait_answered();
+        if self.side.workers.is_some() {
+            self.side.wait_uploads(None);
         }
     }
 }
@@ -402,13 +403,27 @@ pub(crate) fn next_folio<'a>(
         return iter.next_folio();
     }
     iter.next_filtered(|f| {
-        let keep =
-            (f.pos() as u64 >> kernel::page::PAGE_SHIFT).checked_rem(filter_stride) == Some(0);
+        let keep = (f.pos() as u64 >> PAGE_SHIFT).checked_rem(filter_stride) == Some(0);
         if !keep {
             STATS.filtered.inc();
         }
         keep
     })
+}
+
+/// Gives writeback up before a request exists: `first` and every folio not
+/// yet taken come back dirty and unlocked, and the iteration ends with `e`.
+fn abandon(
+    first: LockedFolio<'_>,
+    mut iter: WritebackIter<'_>,
+    wbc: &WritebackControl,
+    lock: WbLockGuard<'_>,
+    e: Error,
+) -> Result {
+    first.redirty(wbc);
+    iter.cancel(e);
+    drop(lock);
+    iter.finish()
 }
 
 /// `netfs_writepages()` of the engine.
@@ -417,6 +432,10 @@ pub(crate) fn writepages(
     mapping: &AddressSpace,
     wbc: &WritebackControl,
 ) -> Result {
+    // Folio and writeback locks are held from here on, and flushers call
+    // this under memory pressure: no allocation may reclaim through a
+    // filesystem.
+    let _nofs = NoFsScope::enter();
     STATS.writepages.inc();
     let Some(lock) = WbLock::begin(mapping, wbc.sync_mode() == SyncMode::None) else {
         STATS.wb_lock_skip.inc();
@@ -433,79 +452,65 @@ pub(crate) fn writepages(
     // An injected failure here exercises the cancellation of the
     // iteration: every folio not yet written must come back dirty and
     // unlocked.
-    if let Some(Fault::Fail { errno, .. }) = fault::decide(&eng.debugfs.fault, SITE_REQUEST) {
-        first.redirty(wbc);
-        iter.cancel(Error::from_errno(-errno));
-        drop(lock);
-        return iter.finish();
+    if let Some(Fault::Fail { errno, .. }) = eng.fault.decide(SITE_REQUEST) {
+        return abandon(first, iter, wbc, lock, Error::from_errno(-errno));
     }
     let state = match RequestState::new(
         start as u64,
         mapping.nr_pages(),
         eng.max_inflight,
-        eng.max_attempts,
-        eng.debugfs.fault.clone(),
+        eng.max_retries,
+        eng.fault.clone(),
     ) {
         Ok(s) => s,
-        Err(e) => {
-            first.redirty(wbc);
-            iter.cancel(e);
-            drop(lock);
-            return iter.finish();
-        }
+        Err(e) => return abandon(first, iter, wbc, lock, e),
     };
-    let req = match reg.create_request(mapping, start, state.clone()) {
+    let mut sub = match reg.create_request(mapping, start, state.clone()) {
         Ok(r) => r,
-        Err(e) => {
-            first.redirty(wbc);
-            iter.cancel(e);
-            drop(lock);
-            return iter.finish();
-        }
+        Err(e) => return abandon(first, iter, wbc, lock, e),
     };
+    let req = sub.request().clone();
+    let cache = sub.stream_avail(NetfsStream::Cache);
+    *state.submit.lock() = Some(sub);
     {
         let mut g = state.inner.lock();
         g.req = Some(req.clone());
         // Collection ends the writeback lock, like netfs: it also covers the
         // file size and cache state updates made at completion.
         g.wb_lock = Some(WriteRequest::adopt_wb_lock(&req, lock));
-        if req.stream_avail(Stream::Cache) {
-            g.ws.activate(1);
+        if cache {
+            g.ws.activate(Stream::Cache);
         }
     }
     STATS.live_requests.inc();
     STATS.requests.inc();
     trace::write(&req, WriteTrace::Writeback);
+    drop(req);
+    let workers = eng.async_upload.then(|| Workers {
+        queue: eng.issue_wq.queue(),
+        slots: &eng.upload_slots,
+    });
     let mut issuer = Issuer {
-        sink: Sink {
-            state,
-            req,
-            workers: eng.async_upload.then(|| eng.issue_wq.queue()),
+        feeder: Feeder::new(),
+        side: Side {
+            sink: Sink { state, workers },
+            workers,
             collector: eng.wq.queue(),
+            mapping,
+            room_hint: 0,
+            unpublished: start as u64,
+            upload_active: false,
+            dirty_ahead: 0,
         },
-        tilers: [Tiler::new(0), Tiler::new(1)],
-        async_used: eng.async_upload,
-        room_hint: 0,
-        unpublished: start as u64,
     };
-    let mut upload_active = false;
     let mut next = Some(first);
     while let Some(folio) = next.take() {
-        if !upload_active && netfs::folio_private(&folio) != FolioPrivate::CopyToCache {
-            issuer.sink.req.begin_writeback();
-            if issuer.sink.req.stream_avail(Stream::Upload) {
-                issuer.sink.state.inner.lock().ws.activate(0);
-            }
-            upload_active = true;
-        }
-        if let Err(e) = issuer.write_folio(mapping, folio) {
+        if let Err(e) = issuer.write_folio(wbc, folio) {
             iter.cancel(e);
             break;
         }
         next = next_folio(&mut iter, eng.filter_stride);
     }
-    issuer.end_issue(eng.wq.queue());
+    issuer.end_issue();
     iter.finish()
 }
-
-const _: () = assert!(NF_MIN * 4096 >= 511976);

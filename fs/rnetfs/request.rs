@@ -7,20 +7,39 @@
 //! IRQ-safe spinlock. Nothing that may sleep or take long runs under it:
 //! subrequests are prepared and issued, and folios' writeback is ended,
 //! outside it.
+//!
+//! # Locks
+//!
+//! | lock | class | protects | taken by |
+//! |---|---|---|---|
+//! | `submit` | `RequestState::submit` (mutex) | the request's submission side ([`Submission`]): `prepare_write`, the cache's `issue_write`, `i_size` | the issuer around each prepare and cache issue; the retryer for a whole pass |
+//! | `scratch` | `RequestState::scratch` (mutex) | the collector's buffers | the collector, for one collection (never across a retry) |
+//! | `inner` | `RequestState::inner` (spinlock, IRQs off) | [`Inner`] | everyone, briefly |
+//!
+//! Order: `submit` → `inner` and `scratch` → `inner`; `submit` and `scratch`
+//! are never held together, and nothing is taken under `inner`. The fault
+//! injector's mutex ([`crate::fault`]) is taken under none of them. Waits
+//! (the issuer's throttle, the retryer's wait for quiescence) sleep on
+//! `progress` with `inner` released, and with `submit` not held.
+//!
+//! The issuer and the retryer are excluded by `submit`: the retryer sets
+//! `paused`, waits until the stream's issued subrequests are answered, then
+//! prepares and sends under `submit`, which the issuer takes for every
+//! prepare; so a `prepare_write` of one never overlaps one of the other.
 
-use crate::engine::state::WriteState;
+use crate::engine::{state::WriteState, stream::PerStream};
 use crate::stats::STATS;
 use kernel::{
     alloc::KVec,
     folio::WritebackFolio,
     netfs::{
         folio_written_back,
-        request::{HeldWbLock, Subrequest, WriteRequest},
+        request::{HeldWbLock, Submission, Subrequest, WriteRequest},
     },
     new_condvar, new_mutex, new_spinlock_irq,
     prelude::*,
     sync::{aref::ARef, Arc, CondVar, Mutex, SpinLockIrq},
-    workqueue::{self, impl_has_work, new_work, Work, WorkItem},
+    workqueue::{self, impl_has_work, new_work, Work},
 };
 
 /// Capacity of each stream's subrequest queue.
@@ -33,6 +52,10 @@ pub(crate) const NF: usize = 1024;
 /// request gets a queue of the file's cached pages within [`NF_MIN`, `NF`],
 /// rather than setting up 1024 slots for every small file.
 pub(crate) const NF_MIN: usize = 128;
+
+// One full 9p subrequest (msize 512000 less its header) of 4 KiB folios
+// fits in the smallest queue.
+const _: () = assert!(NF_MIN * 4096 >= 511976);
 
 /// Heap slots for the folio queue: [`NF`] entries must not be built on the
 /// stack of `writepages`.
@@ -74,16 +97,16 @@ pub(crate) struct Inner {
     /// The retryer asks the issuer to stop producing subrequests.
     pub(crate) paused: bool,
     /// A stream failed: the first error of each.
-    pub(crate) failed: [Option<i32>; 2],
+    pub(crate) failed: PerStream<Option<i32>>,
     /// Subrequests given back by the filesystem or cache, per stream.
-    pub(crate) completions: [u64; 2],
+    pub(crate) completions: PerStream<u64>,
 }
 
 /// Work the collector takes out of the lock to do outside it.
 pub(crate) struct Scratch {
     pub(crate) folios: KVec<WritebackFolio>,
     pub(crate) sreqs: KVec<ARef<Subrequest>>,
-    pub(crate) failed: [Option<i32>; 2],
+    pub(crate) failed: PerStream<Option<i32>>,
 }
 
 /// One writeback request's engine state.
@@ -95,6 +118,9 @@ pub(crate) struct RequestState {
     /// and the retryer's wait for quiescence.
     #[pin]
     pub(crate) progress: CondVar,
+    /// The request's submission side, once the request exists.
+    #[pin]
+    pub(crate) submit: Mutex<Option<Submission>>,
     #[pin]
     pub(crate) scratch: Mutex<Scratch>,
     #[pin]
@@ -109,26 +135,20 @@ impl_has_work! {
     impl HasWork<Self> for RequestState { self.work }
 }
 
-impl WorkItem for RequestState {
-    type Pointer = Arc<RequestState>;
-
-    fn run(this: Arc<RequestState>) {
-        crate::collect::collect(this);
-    }
-}
-
 impl RequestState {
     /// Allocates the state for a request starting at `start`, with a folio
     /// queue for `nf` folios (clamped to [`NF_MIN`, `NF`]).
     ///
     /// Not inlined: the state is built on the stack before it moves to the
     /// heap, and that frame must not stay on the stack of `writepages`.
+    /// Called under `writepages`'s [`kernel::writeback::NoFsScope`], so the
+    /// `GFP_KERNEL` allocations cannot recurse into a filesystem.
     #[inline(never)]
     pub(crate) fn new(
         start: u64,
         nf: usize,
         max_inflight: usize,
-        max_attempts: u32,
+        max_retries: u32,
         fault: crate::fault::SharedInjector,
     ) -> Result<Arc<Self>> {
         let nf = nf.clamp(NF_MIN, NF);
@@ -138,15 +158,20 @@ impl RequestState {
         Arc::pin_init(
             try_pin_init!(Self {
                 inner <- new_spinlock_irq!(Inner {
-                    ws: WriteState::with_folio_slots(start, max_attempts, slots),
+                    ws: WriteState::with_folio_slots(start, max_retries, slots),
                     req: None,
                     wb_lock: None,
                     paused: false,
-                    failed: [None, None],
-                    completions: [0, 0],
-                }),
-                progress <- new_condvar!(),
-                scratch <- new_mutex!(Scratch { folios, sreqs, failed: [None, None] }),
+                    failed: PerStream::default(),
+                    completions: PerStream::default(),
+                }, "RequestState::inner"),
+                progress <- new_condvar!("RequestState::progress"),
+                submit <- new_mutex!(None, "RequestState::submit"),
+                scratch <- new_mutex!(Scratch {
+                    folios,
+                    sreqs,
+                    failed: PerStream::default(),
+                }, "RequestState::scratch"),
                 work <- new_work!("RequestState::work"),
                 max_inflight: max_inflight.clamp(1, NS),
                 fault,

@@ -6,29 +6,36 @@
 //! through it; unloading hands writeback back to netfs's built-in engine,
 //! after the requests in flight have been collected.
 //!
-//! The engine follows netfs's design: an issuer ([`issue`]) that builds an
-//! upload stream and a cache stream of subrequests from the dirty folios, a
-//! collector and a retryer ([`collect`]) on the engine's workqueue. Their
-//! logic that does not touch the kernel (spans, tiling, collection
-//! bookkeeping, retry planning) is in [`engine`], tested on the host.
+//! The engine follows netfs's design, one file per part as fs/netfs has
+//! them: an issuer ([`issue`]) that builds an upload stream and a cache
+//! stream of subrequests from the dirty folios and sends them
+//! ([`submit`]); completions ([`complete`]) that queue a collector
+//! ([`collect`]) on the engine's workqueue; a retryer ([`retry`]) run by
+//! the collector. Their logic that does not touch the kernel (spans,
+//! tiling, collection bookkeeping, retry planning) is in [`engine`], tested
+//! on the host. [`request`] is a request's state and its locks; [`stats`]
+//! and [`debugfs`] what the engine shows; [`fault`] its fault injector.
 
 use kernel::{
     netfs::{
         engine::{EngineQueue, Registration, WriteEngine},
-        request::Subrequest,
+        request::TerminatedSubrequest,
     },
     prelude::*,
-    sync::{aref::ARef, Arc, ArcBorrow},
+    sync::{Arc, ArcBorrow},
     writeback::{AddressSpace, WritebackControl},
 };
 
 mod collect;
-mod dispatch;
+mod complete;
+mod debugfs;
 mod engine;
 mod fault;
 mod issue;
 mod request;
+mod retry;
 mod stats;
+mod submit;
 #[cfg(CONFIG_RNETFS_KUNIT_TEST)]
 mod tests;
 
@@ -73,20 +80,27 @@ module! {
 }
 
 /// The engine.
+///
+/// Field order is drop order: the upload workers are drained before their
+/// hand-offs go, the collectors before the fault injector.
 pub(crate) struct Rnetfs {
-    /// Upload workers: see [`dispatch`]. Drained first on unload.
+    /// Upload workers: see [`submit`]. Drained first on unload.
     pub(crate) issue_wq: EngineQueue,
+    /// The upload workers' hand-offs.
+    pub(crate) upload_slots: KVec<Arc<submit::UploadSlot>>,
     /// The collectors.
     pub(crate) wq: EngineQueue,
     /// Whether uploads go to `issue_wq`.
     pub(crate) async_upload: bool,
     pub(crate) max_inflight: usize,
-    pub(crate) max_attempts: u32,
+    pub(crate) max_retries: u32,
     /// Folio filter of the writeback iteration, for tests: see
     /// [`issue::next_folio`].
     pub(crate) filter_stride: u64,
-    /// debugfs: the counters and the fault injector (off unless set there).
-    pub(crate) debugfs: stats::StatsFile,
+    /// debugfs: the counters and the fault injector's file.
+    _debugfs: debugfs::Debugfs,
+    /// The fault injector (off unless set in debugfs or at load).
+    pub(crate) fault: fault::SharedInjector,
 }
 
 impl WriteEngine for Rnetfs {
@@ -104,11 +118,11 @@ impl WriteEngine for Rnetfs {
     fn subreq_terminated(
         reg: &Registration<Self>,
         data: ArcBorrow<'_, RequestState>,
-        sreq: ARef<Subrequest>,
+        sreq: TerminatedSubrequest,
         result: isize,
     ) {
         let state = Arc::from(data);
-        if collect::terminated(&state, sreq, result) {
+        if complete::terminated(&state, sreq, result) {
             state.wake_collector(reg.engine().wq.queue());
         }
     }
@@ -136,21 +150,28 @@ impl kernel::InPlaceModule for RnetfsModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         let max_inflight = module_parameters::max_inflight.value();
         let max_retries = module_parameters::max_retries.value();
+        let checked =
+            if max_inflight == 0 || max_inflight as usize > request::NS || max_retries > 100 {
+                pr_err!(
+                    "rnetfs: max_inflight must be 1-{}, max_retries 0-100\n",
+                    request::NS
+                );
+                Err(EINVAL)
+            } else {
+                Ok(())
+            };
+        let fault = checked.and_then(|()| fault::new_shared(load_time_fault()?));
         try_pin_init!(Self {
             reg <- Registration::new(try_init!(Rnetfs {
-                issue_wq: {
-                    if max_inflight == 0 || max_inflight as usize > request::NS || max_retries > 100 {
-                        pr_err!("rnetfs: max_inflight must be 1-{}, max_retries 0-100\n", request::NS);
-                        return Err(EINVAL);
-                    }
-                    EngineQueue::new(c"rnetfs_issue")?
-                },
+                issue_wq: EngineQueue::new(c"rnetfs_issue")?,
+                upload_slots: submit::UploadSlot::new_pool()?,
                 wq: EngineQueue::new(c"rnetfs")?,
                 async_upload: module_parameters::async_upload.value(),
                 max_inflight: max_inflight as usize,
-                max_attempts: max_retries,
+                max_retries,
                 filter_stride: u64::from(module_parameters::filter_stride.value()),
-                debugfs: stats::StatsFile::new(load_time_fault()?)?,
+                _debugfs: debugfs::Debugfs::new(fault.as_ref().map_err(|e| *e)?)?,
+                fault: fault?,
             }? Error)),
         }? Error)
     }

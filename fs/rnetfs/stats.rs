@@ -1,15 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Counters comparable to the write lines of /proc/fs/netfs/stats, in
-//! debugfs as /sys/kernel/debug/rnetfs/stats, one `name: value` per line.
+//! Counters comparable to the write lines of /proc/fs/netfs/stats, shown in
+//! debugfs as /sys/kernel/debug/rnetfs/stats (see [`crate::debugfs`]).
 
-use crate::engine::fault::Injector;
 use core::fmt;
-use kernel::{
-    debugfs::{Dir, File},
-    prelude::*,
-    sync::atomic::{Atomic, Relaxed},
-};
+use kernel::sync::atomic::{Atomic, Relaxed};
 
 /// An event counter (or, with [`Counter::dec`], a gauge).
 pub(crate) struct Counter(Atomic<i64>);
@@ -89,33 +84,13 @@ stats! {
     last_locked: "Last dirty folios uploaded before their writeback started.",
     past_eof: "Uploads cut or dropped at send time: the file was truncated meanwhile.",
     held: "Subrequests the fault injector sent late (delayed or reordered).",
+    setup_failed: "Subrequests that could not be set up (allocation, bookkeeping): their bytes were reported lost to the mapping.",
+    grouped: "Folios of another write group, left dirty for their group's writeback.",
+    slots_busy: "Uploads sent from the issuer: every worker hand-off was busy.",
+    settle_cut: "Waits with the last dirty folio locked cut at their bound.",
+    upload_unavailable: "Folios for the server written while the filesystem left the upload stream unavailable: reported to the mapping.",
+    retry_refused: "Retries the filesystem's retry_request gave up: the stream failed.",
 }
 
-/// What the debugfs file prints.
-struct StatsView;
-
-/// The debugfs directory and its files, removed on drop.
-pub(crate) struct StatsFile {
-    /// The fault injector the `fault` file controls.
-    pub(crate) fault: crate::fault::SharedInjector,
-    _file: Pin<KBox<File<StatsView>>>,
-    _fault: Pin<KBox<File<crate::fault::FaultFile>>>,
-    _dir: Dir,
-}
-
-impl StatsFile {
-    /// Creates /sys/kernel/debug/rnetfs/{stats,fault}, the injector set to
-    /// `inj`.
-    pub(crate) fn new(inj: Injector) -> Result<Self> {
-        let inj = crate::fault::new_shared(inj)?;
-        let dir = Dir::new(c"rnetfs");
-        let file = KBox::pin_init(dir.read_only_file(c"stats", StatsView), GFP_KERNEL)?;
-        let fault = crate::fault::create_file(&dir, &inj)?;
-        Ok(Self {
-            fault: inj,
-            _file: file,
-            _fault: fault,
-            _dir: dir,
-        })
-    }
-}
+/// What the debugfs `stats` file prints: every counter, `name: value`.
+pub(crate) struct StatsView;

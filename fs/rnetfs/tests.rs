@@ -10,6 +10,7 @@ mod rnetfs_engine {
     use crate::engine::{
         spans::{plan_folio, FolioInfo, FolioPlan, StreamsAvail},
         state::{CollectSink, WriteState},
+        stream::Stream::{self, Cache, Upload},
         tile::{Limits, StreamSink, Tiler},
     };
 
@@ -77,18 +78,18 @@ mod rnetfs_engine {
     }
 
     impl StreamSink<u32> for Rec {
-        fn prepare(&mut self, _stream: usize, _start: u64) -> (u32, Limits) {
+        fn prepare(&mut self, _stream: Stream, _start: u64) -> Option<(u32, Limits)> {
             self.next += 1;
-            (
+            Some((
                 self.next,
                 Limits {
                     max_len: self.max_len,
                     max_segs: 0,
                 },
-            )
+            ))
         }
 
-        fn issue(&mut self, _stream: usize, _sreq: u32, start: u64, len: u64, _segs: u32) {
+        fn issue(&mut self, _stream: Stream, _sreq: u32, start: u64, len: u64, _segs: u32) {
             if let Some(slot) = self.issued.get_mut(self.n) {
                 *slot = (start, len);
             }
@@ -105,7 +106,7 @@ mod rnetfs_engine {
             issued: [(0, 0); 8],
             n: 0,
         };
-        let mut t = Tiler::new(0);
+        let mut t = Tiler::new(Upload);
         let mut pos = 0;
         while pos < (1 << 20) {
             t.add(&mut rec, pos, 4096, false);
@@ -127,13 +128,13 @@ mod rnetfs_engine {
     }
 
     impl CollectSink<u32, u32> for Out {
-        fn release_sreq(&mut self, _stream: usize, _s: u32) {
+        fn release_sreq(&mut self, _stream: Stream, _s: u32) {
             self.released += 1;
         }
         fn end_folio(&mut self, _f: u32) {
             self.folios += 1;
         }
-        fn stream_failed(&mut self, _stream: usize, error: i32) {
+        fn stream_failed(&mut self, _stream: Stream, error: i32) {
             self.failed = Some(error);
         }
     }
@@ -141,22 +142,22 @@ mod rnetfs_engine {
     #[test]
     fn folio_ends_only_after_both_streams_pass_it() {
         let mut ws: WriteState<u32, u32, 4, [Option<(u32, u64)>; 4]> = WriteState::new(0, 3);
-        ws.activate(0);
-        ws.activate(1);
+        ws.activate(Upload);
+        ws.activate(Cache);
         ws.set_issued_to(0);
         assert!(ws.push_folio(7, 4096).is_ok());
-        assert!(ws.add_sreq(0, 1, 0).is_ok());
-        assert!(ws.add_sreq(1, 2, 0).is_ok());
-        ws.set_sreq_len(0, &1, 4096);
-        ws.set_sreq_len(1, &2, 4096);
+        assert!(ws.add_sreq(Upload, 1, 0).is_ok());
+        assert!(ws.add_sreq(Cache, 2, 0).is_ok());
+        ws.set_sreq_len(Upload, &1, 4096);
+        ws.set_sreq_len(Cache, &2, 4096);
         ws.set_issued_to(4096);
         ws.all_queued();
         let mut out = Out::default();
-        ws.terminated(0, &1, 4096, false);
+        ws.terminated(Upload, &1, 4096, false);
         let c = ws.collect(&mut out);
         assert_eq!(out.folios, 0);
         assert!(!c.done);
-        ws.terminated(1, &2, 4096, false);
+        ws.terminated(Cache, &2, 4096, false);
         let c = ws.collect(&mut out);
         assert_eq!(out.folios, 1);
         assert_eq!(out.released, 2);
@@ -167,13 +168,13 @@ mod rnetfs_engine {
     #[test]
     fn permanent_failure_is_reported() {
         let mut ws: WriteState<u32, u32, 4, [Option<(u32, u64)>; 4]> = WriteState::new(0, 3);
-        ws.activate(0);
+        ws.activate(Upload);
         assert!(ws.push_folio(7, 4096).is_ok());
-        assert!(ws.add_sreq(0, 1, 0).is_ok());
-        ws.set_sreq_len(0, &1, 4096);
+        assert!(ws.add_sreq(Upload, 1, 0).is_ok());
+        ws.set_sreq_len(Upload, &1, 4096);
         ws.set_issued_to(4096);
         ws.all_queued();
-        ws.terminated(0, &1, -28, false);
+        ws.terminated(Upload, &1, -28, false);
         let mut out = Out::default();
         let c = ws.collect(&mut out);
         assert_eq!(out.failed, Some(-28));

@@ -3,6 +3,7 @@
 #include <linux/fs.h>
 #include <linux/highmem.h>
 #include <linux/pagemap.h>
+#include <linux/sched/mm.h>
 
 __rust_helper void rust_helper_folio_get(struct folio *folio)
 {
@@ -34,21 +35,6 @@ __rust_helper bool rust_helper_folio_test_uptodate(const struct folio *folio)
 	return folio_test_uptodate(folio);
 }
 
-__rust_helper bool rust_helper_folio_test_dirty(const struct folio *folio)
-{
-	return folio_test_dirty(folio);
-}
-
-__rust_helper bool rust_helper_folio_test_writeback(const struct folio *folio)
-{
-	return folio_test_writeback(folio);
-}
-
-__rust_helper bool rust_helper_folio_test_locked(const struct folio *folio)
-{
-	return folio_test_locked(folio);
-}
-
 __rust_helper void rust_helper_folio_zero_segment(struct folio *folio,
 						  size_t start, size_t end)
 {
@@ -64,4 +50,14 @@ __rust_helper void rust_helper_mapping_set_error(struct address_space *mapping,
 __rust_helper loff_t rust_helper_i_size_read(const struct inode *inode)
 {
 	return i_size_read(inode);
+}
+
+__rust_helper unsigned int rust_helper_memalloc_nofs_save(void)
+{
+	return memalloc_nofs_save();
+}
+
+__rust_helper void rust_helper_memalloc_nofs_restore(unsigned int flags)
+{
+	memalloc_nofs_restore(flags);
 }

@@ -13,7 +13,7 @@
 
 use crate::{
     bindings,
-    sync::aref::AlwaysRefCounted,
+    sync::aref::{ARef, AlwaysRefCounted},
     types::Opaque,
     writeback::{
         AddressSpace,
@@ -59,7 +59,7 @@ impl Folio {
     /// # Safety
     ///
     /// `ptr` must point to a valid folio whose refcount stays nonzero for `'a`.
-    pub unsafe fn from_raw<'a>(ptr: *mut bindings::folio) -> &'a Self {
+    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::folio) -> &'a Self {
         // SAFETY: `Folio` is `repr(transparent)` over `struct folio`, and the
         // caller guarantees validity for `'a`.
         unsafe { &*ptr.cast() }
@@ -88,18 +88,6 @@ impl Folio {
         unsafe { bindings::folio_test_uptodate(self.as_raw()) }
     }
 
-    /// Returns whether the folio is dirty.
-    pub fn test_dirty(&self) -> bool {
-        // SAFETY: The folio is valid by the type invariant.
-        unsafe { bindings::folio_test_dirty(self.as_raw()) }
-    }
-
-    /// Returns whether the folio is under writeback.
-    pub fn test_writeback(&self) -> bool {
-        // SAFETY: The folio is valid by the type invariant.
-        unsafe { bindings::folio_test_writeback(self.as_raw()) }
-    }
-
     /// Returns whether the folio still belongs to `mapping` (truncation
     /// detaches it).
     pub fn belongs_to(&self, mapping: &AddressSpace) -> bool {
@@ -126,7 +114,10 @@ impl Folio {
 ///
 /// # Invariants
 ///
-/// `folio` is locked by the current task, and that lock is owned by this value.
+/// `folio` is locked by the current task, and that lock is owned by this
+/// value. The folio stays valid while it is locked: it is either in a
+/// mapping's page cache, which cannot drop it while it is locked, or
+/// referenced by whoever lent `'a`.
 pub struct LockedFolio<'a> {
     folio: &'a Folio,
     // A folio lock is released by the task that took it.
@@ -140,7 +131,7 @@ impl<'a> LockedFolio<'a> {
     ///
     /// The current task holds the lock of `folio` and hands its release over
     /// to the returned value.
-    pub unsafe fn from_locked(folio: &'a Folio) -> Self {
+    pub(crate) unsafe fn from_locked(folio: &'a Folio) -> Self {
         // INVARIANT: By the safety requirements.
         Self {
             folio,
@@ -149,7 +140,19 @@ impl<'a> LockedFolio<'a> {
     }
 
     /// Returns the locked folio.
-    pub fn folio(&self) -> &'a Folio {
+    ///
+    /// The reference is tied to the lock, not to `'a`: once the lock is
+    /// given up the folio may be truncated and freed, e.g. during
+    /// [`LockedFolio::relock_later`]'s wait.
+    ///
+    /// ```ignore,compile_fail
+    /// fn misuse(locked: LockedFolio<'_>) -> i64 {
+    ///     let folio = locked.folio();
+    ///     drop(locked); // Unlocked: truncation may free the folio now.
+    ///     folio.pos() // error[E0505]: cannot move out of `locked` while borrowed
+    /// }
+    /// ```
+    pub fn folio(&self) -> &Folio {
         self.folio
     }
 
@@ -173,13 +176,28 @@ impl<'a> LockedFolio<'a> {
     /// Returns `None` if the folio was truncated meanwhile: it is then no
     /// longer the caller's to write.
     pub fn relock_later(self, mapping: &AddressSpace, wait: impl FnOnce()) -> Option<Self> {
+        // Unlocked, the folio is kept only by the reference of whoever handed
+        // it out (`writeback_iter()`'s batch), which this value does not
+        // own: truncation may remove it from the page cache and free it
+        // meanwhile. Hold a reference of our own across the wait.
+        let held: ARef<Folio> = self.folio.into();
         let folio = self.folio;
         drop(self);
         wait();
-        let locked = folio.lock();
-        if folio.belongs_to(mapping) {
-            Some(locked)
+        // SAFETY: `held` keeps the folio valid.
+        unsafe { bindings::folio_lock(held.as_raw()) };
+        if held.belongs_to(mapping) {
+            // INVARIANT: Locked by us just now. Locked and in `mapping`, the
+            // folio stays in the page cache, whose reference keeps it
+            // alive, for as long as the lock is held: `held` may go.
+            Some(Self {
+                folio,
+                _not_send: PhantomData,
+            })
         } else {
+            // Truncated meanwhile: no longer the caller's to write.
+            // SAFETY: Locked by us just now.
+            unsafe { bindings::folio_unlock(held.as_raw()) };
             None
         }
     }
@@ -252,11 +270,6 @@ impl WritebackFolio {
         let raw = self.folio.as_ptr();
         core::mem::forget(self);
         raw
-    }
-
-    /// Ends writeback on the folio.
-    pub fn end_writeback(self) {
-        // `Drop` does it.
     }
 }
 

@@ -12,20 +12,13 @@
 
 use crate::{
     bindings,
-    error::{to_result, Result},
     folio::{LockedFolio, WritebackFolio},
-    writeback::{AddressSpace, WritebackControl},
+    writeback::AddressSpace,
 };
 
 pub mod engine;
 pub mod request;
 pub mod trace;
-
-/// Writes back `mapping` with netfs's built-in C engine.
-pub fn builtin_writepages(mapping: &AddressSpace, wbc: &WritebackControl) -> Result {
-    // SAFETY: Both pointers are valid for the call by the type invariants.
-    to_result(unsafe { bindings::netfs_builtin_writepages(mapping.as_raw(), wbc.as_raw()) })
-}
 
 /// What netfs keeps in a dirty folio's private pointer, as writeback needs it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,8 +54,8 @@ pub fn folio_private(folio: &LockedFolio<'_>) -> FolioPrivate {
     let group = unsafe { bindings::netfs_folio_group(raw) };
     if group.is_null() {
         FolioPrivate::Plain
-    } else if group as usize == 0x356 {
-        // `NETFS_FOLIO_COPY_TO_CACHE` is a sentinel pointer value.
+    } else if group as usize == bindings::NETFS_FOLIO_COPY_TO_CACHE {
+        // A sentinel pointer value, not a group.
         FolioPrivate::CopyToCache
     } else {
         FolioPrivate::Grouped

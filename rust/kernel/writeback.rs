@@ -44,7 +44,7 @@ impl AddressSpace {
     /// # Safety
     ///
     /// `ptr` must be a valid address space whose host inode stays alive for `'a`.
-    pub unsafe fn from_raw<'a>(ptr: *mut bindings::address_space) -> &'a Self {
+    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::address_space) -> &'a Self {
         // SAFETY: `repr(transparent)`; validity by the caller.
         unsafe { &*ptr.cast() }
     }
@@ -58,12 +58,6 @@ impl AddressSpace {
     pub fn host(&self) -> *mut bindings::inode {
         // SAFETY: The mapping is valid by the type invariant.
         unsafe { (*self.as_raw()).host }
-    }
-
-    /// Returns the inode number of the host, for tracing.
-    pub fn ino(&self) -> u64 {
-        // SAFETY: The host inode is valid by the type invariant.
-        unsafe { (*self.host()).i_ino }
     }
 
     /// Returns the file size.
@@ -81,7 +75,9 @@ impl AddressSpace {
         unsafe { core::ptr::read_volatile(&raw const (*self.as_raw()).nrpages) }
     }
 
-    /// Whether a page outside `first..=last` (page indices) is tagged dirty.
+    /// A page outside `first..=last` (page indices) that is tagged dirty,
+    /// if any: the first one after `last`, else the first one before
+    /// `first`.
     ///
     /// A folio handed out by `writeback_iter()` keeps its dirty tag until its
     /// writeback starts, and `filemap_fdatawrite()` returns at once, without
@@ -89,7 +85,7 @@ impl AddressSpace {
     /// for the last tagged folio, starting writeback is what lets a flush of
     /// the whole file (9p's setattr) go on while earlier writes are still on
     /// their way to the server.
-    pub fn dirty_outside(&self, first: usize, last: usize) -> bool {
+    pub fn dirty_outside(&self, first: usize, last: usize) -> Option<usize> {
         const DIRTY: bindings::xa_mark_t = bindings::PAGECACHE_TAG_DIRTY;
         // SAFETY: The mapping is valid by the type invariant; only the
         // address of its page cache array is taken.
@@ -99,15 +95,86 @@ impl AddressSpace {
             // SAFETY: `xa` is valid (see above). `xa_find()` takes the RCU
             // read lock itself and only looks at marks; the entry it returns
             // is compared with null, never dereferenced.
-            !unsafe { bindings::xa_find(xa, &mut index, to, DIRTY) }.is_null()
+            let e = unsafe { bindings::xa_find(xa, &mut index, to, DIRTY) };
+            (!e.is_null()).then_some(index)
         };
-        (last < usize::MAX && found(last + 1, usize::MAX)) || (first > 0 && found(0, first - 1))
+        if last < usize::MAX {
+            if let Some(i) = found(last + 1, usize::MAX) {
+                return Some(i);
+            }
+        }
+        if first > 0 {
+            return found(0, first - 1);
+        }
+        None
     }
 
     /// Records a writeback error, for `fsync()` and `close()` to report.
     pub fn set_error(&self, err: Error) {
         // SAFETY: The mapping is valid by the type invariant.
         unsafe { bindings::mapping_set_error(self.as_raw(), err.to_errno()) };
+    }
+}
+
+/// A scope in which the current task's allocations do not recurse into
+/// filesystems (`memalloc_nofs_save()`), whatever flags they pass.
+///
+/// Writeback holds folio and writeback locks and may be called from
+/// reclaim's flushers; an allocation that reclaimed through this
+/// filesystem again could wait for itself. Scopes nest; drop them in the
+/// reverse order of creation.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::{bindings, writeback::NoFsScope};
+///
+/// // SAFETY: `current` is this task; only its flags are read.
+/// let nofs = || unsafe { (*bindings::get_current()).flags & bindings::PF_MEMALLOC_NOFS != 0 };
+/// assert!(!nofs());
+/// {
+///     let _outer = NoFsScope::enter();
+///     assert!(nofs());
+///     {
+///         let _inner = NoFsScope::enter();
+///         assert!(nofs());
+///     }
+///     // The inner scope restored what the outer one set.
+///     assert!(nofs());
+///     // Allocations here may still reclaim, only not through a filesystem.
+///     let v = KVec::<u8>::with_capacity(4096, GFP_KERNEL)?;
+///     assert!(v.capacity() >= 4096);
+/// }
+/// assert!(!nofs());
+/// # Ok::<(), Error>(())
+/// ```
+///
+/// # Invariants
+///
+/// `flags` is what `memalloc_nofs_save()` returned on this task.
+pub struct NoFsScope {
+    flags: crate::ffi::c_uint,
+    // Restored by the task that saved it.
+    _not_send: core::marker::PhantomData<*mut ()>,
+}
+
+impl NoFsScope {
+    /// Enters the scope.
+    pub fn enter() -> Self {
+        // SAFETY: Always callable from task context.
+        let flags = unsafe { bindings::memalloc_nofs_save() };
+        // INVARIANT: Saved just now on this task.
+        Self {
+            flags,
+            _not_send: core::marker::PhantomData,
+        }
+    }
+}
+
+impl Drop for NoFsScope {
+    fn drop(&mut self) {
+        // SAFETY: `flags` was saved on this task (type invariant).
+        unsafe { bindings::memalloc_nofs_restore(self.flags) };
     }
 }
 
@@ -136,7 +203,7 @@ impl WritebackControl {
     /// # Safety
     ///
     /// `ptr` must be valid, and only used by the current task, for `'a`.
-    pub unsafe fn from_raw<'a>(ptr: *mut bindings::writeback_control) -> &'a Self {
+    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::writeback_control) -> &'a Self {
         // SAFETY: `repr(transparent)`; validity by the caller.
         unsafe { &*ptr.cast() }
     }
@@ -186,16 +253,6 @@ impl<'a> WritebackIter<'a> {
             error: 0,
             done: false,
         }
-    }
-
-    /// Returns the mapping being written back.
-    pub fn mapping(&self) -> &'a AddressSpace {
-        self.mapping
-    }
-
-    /// Returns the writeback control.
-    pub fn wbc(&self) -> &'a WritebackControl {
-        self.wbc
     }
 
     fn advance(&mut self) -> Option<&'a Folio> {
@@ -251,13 +308,6 @@ impl<'a> WritebackIter<'a> {
             }
             locked.redirty(self.wbc);
         }
-    }
-
-    /// Records an error. For `WB_SYNC_NONE` the iteration then stops at the
-    /// next call; for `WB_SYNC_ALL` it goes on and the error is returned at
-    /// the end, as `writeback_iter()` defines.
-    pub fn set_error(&mut self, err: Error) {
-        self.error = err.to_errno();
     }
 
     /// Cancels the iteration after a temporary error: every folio not yet

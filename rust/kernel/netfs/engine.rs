@@ -9,14 +9,13 @@
 //! writeback back to netfs's built-in engine: it returns once no call is
 //! inside the engine and every request it created has been freed.
 
-use super::request::{Subrequest, WriteRequest};
+use super::request::{Submission, TerminatedSubrequest, WriteRequest};
 use crate::{
     bindings,
     error::{to_result, Error, Result},
     ffi::c_int,
     prelude::*,
     str::CStr,
-    sync::aref::ARef,
     types::{ForeignOwnable, Opaque},
     workqueue::Queue,
     writeback::{AddressSpace, WritebackControl},
@@ -45,7 +44,7 @@ pub trait WriteEngine: Send + Sync + Sized + 'static {
     fn subreq_terminated(
         reg: &Registration<Self>,
         data: <Self::RequestData as ForeignOwnable>::Borrowed<'_>,
-        sreq: ARef<Subrequest>,
+        sreq: TerminatedSubrequest,
         result: isize,
     );
 }
@@ -98,18 +97,21 @@ impl<E: WriteEngine> Registration<E> {
         &self.engine
     }
 
-    /// Creates a writeback request for `mapping` at `start`, carrying `data`.
+    /// Creates a writeback request for `mapping` at `start`, carrying `data`,
+    /// and returns its submission side, which holds it.
     pub fn create_request(
         &self,
         mapping: &AddressSpace,
         start: i64,
         data: E::RequestData,
-    ) -> Result<ARef<WriteRequest>> {
+    ) -> Result<Submission> {
         let req = WriteRequest::create(mapping, start)?;
         // The request is not yet visible to any filesystem; its data is
         // released by `free_request_callback` when netfs frees it.
         req.set_engine_priv(data.into_foreign());
-        Ok(req)
+        // SAFETY: The request was just created: this is its only
+        // submission side.
+        Ok(unsafe { Submission::new(req) })
     }
 
     /// # Safety
@@ -174,10 +176,10 @@ unsafe extern "C" fn terminated_callback<E: WriteEngine>(
     let (reg, sreq) = unsafe {
         (
             Registration::<E>::from_raw(engine),
-            Subrequest::from_raw_owned(sreq),
+            TerminatedSubrequest::from_raw(sreq),
         )
     };
-    let priv_ = sreq.request().engine_priv();
+    let priv_ = sreq.subrequest().request().engine_priv();
     // SAFETY: `engine_priv` was set by `create_request` from an
     // `E::RequestData` and is only released when the request is freed, which
     // `sreq`'s reference on the request prevents during this call.

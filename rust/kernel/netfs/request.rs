@@ -4,18 +4,22 @@
 //!
 //! A request is created by netfs for the engine (`netfs_engine_create_write_req()`)
 //! and shared with the filesystem, which reads and writes some of its fields
-//! (`netfs_priv`, the streams' limits, `wsize`) from its own callbacks. A
-//! subrequest goes through three owners:
+//! (`netfs_priv`, the streams' limits, `wsize`) from its own callbacks. The
+//! fields used to submit subrequests belong to the request's one
+//! [`Submission`]. A subrequest goes through four states, each an owned type
+//! consumed by the next step (see [`Subrequest`]):
 //!
-//! 1. The engine prepares it ([`Subrequest::alloc`], then [`Subrequest::prepare`]
-//!    runs the filesystem's `prepare_write`, which sets the stream's limits).
-//! 2. [`Subrequest::issue`] hands it, with a reference, to the filesystem or
-//!    the cache; they may change `len`, `transferred` and the iterator.
-//! 3. The filesystem gives it back through `netfs_write_subrequest_terminated()`,
-//!    which netfs routes to the engine with that reference
-//!    ([`super::engine::WriteEngine::subreq_terminated`]).
+//! 1. [`NewSubrequest::alloc`] allocates it;
+//! 2. [`Submission::prepare`] runs the stream's `prepare_write`, which sets
+//!    the stream's limits for it: a [`PreparedSubrequest`];
+//! 3. [`PreparedSubrequest::issue`] (or [`Submission::issue_to_cache`])
+//!    hands it, with a reference, to the filesystem or the cache, which may
+//!    change `len`, `transferred` and the iterator;
+//! 4. the filesystem gives it back through `netfs_write_subrequest_terminated()`,
+//!    which netfs routes to the engine with that reference as a
+//!    [`TerminatedSubrequest`] ([`super::engine::WriteEngine::subreq_terminated`]).
 //!
-//! Fields the filesystem may change are only read by the engine after step 3.
+//! Fields the filesystem may change are only read by the engine after step 4.
 
 use super::WbLock;
 use super::WbLockGuard;
@@ -30,6 +34,19 @@ use crate::{
 use core::ptr::NonNull;
 
 /// The two streams of a write request.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::netfs::request::Stream;
+///
+/// for s in [Stream::Upload, Stream::Cache] {
+///     assert_eq!(Stream::from_index(s.index()), s);
+/// }
+/// // netfs's `io_streams[0]` uploads, `io_streams[1]` caches.
+/// assert_eq!(Stream::Upload.index(), 0);
+/// assert_eq!(Stream::Cache.index(), 1);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stream {
     /// Stream 0: upload to the server.
@@ -115,7 +132,7 @@ impl WriteRequest {
     /// # Safety
     ///
     /// `ptr` must be a valid engine-owned request, referenced for `'a`.
-    pub unsafe fn from_raw<'a>(ptr: *mut bindings::netfs_io_request) -> &'a Self {
+    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::netfs_io_request) -> &'a Self {
         // SAFETY: `repr(transparent)`; validity by the caller.
         unsafe { &*ptr.cast() }
     }
@@ -165,12 +182,6 @@ impl WriteRequest {
         unsafe { (*self.as_raw()).engine_priv }
     }
 
-    /// Returns the debug ID shown in traces (`R=`).
-    pub fn debug_id(&self) -> u32 {
-        // SAFETY: Constant after creation.
-        unsafe { (*self.as_raw()).debug_id }
-    }
-
     /// Returns the mapping being written back.
     pub fn mapping(&self) -> &AddressSpace {
         // SAFETY: A request keeps its inode (and so its mapping) alive:
@@ -184,67 +195,15 @@ impl WriteRequest {
         // INVARIANT: The request keeps the inode alive for as long as the
         // `HeldWbLock` holds a reference to it.
         HeldWbLock {
-            lock: guard.into_lock(),
+            _lock: guard.into_lock(),
             _req: this.clone(),
         }
     }
 
-    fn test_flag(&self, bit: u32) -> bool {
-        // SAFETY: `flags` is an atomic bitmap of a valid request.
-        unsafe { bindings::test_bit(bit as c_long, &raw const (*self.as_raw()).flags) }
-    }
-
     fn set_flag(&self, bit: u32) -> bool {
-        // SAFETY: As above; returns the old value.
+        // SAFETY: `flags` is an atomic bitmap of a valid request; returns
+        // the old value.
         unsafe { bindings::test_and_set_bit(bit as c_long, &raw mut (*self.as_raw()).flags) }
-    }
-
-    /// Calls the filesystem's `begin_writeback` the first time data for the
-    /// server is seen (it picks credentials and sets `wsize` and the upload
-    /// stream's availability). The op is optional.
-    pub fn begin_writeback(&self) {
-        if self.set_flag(bindings::NETFS_RREQ_UPLOAD_TO_SERVER) {
-            return;
-        }
-        // SAFETY: `netfs_ops` is constant and valid for the request's life.
-        let op = unsafe { (*(*self.as_raw()).netfs_ops).begin_writeback };
-        if let Some(op) = op {
-            // SAFETY: The request is valid; the op expects a writeback request.
-            unsafe { op(self.as_raw()) };
-        }
-    }
-
-    /// Returns whether `stream` can take data.
-    pub fn stream_avail(&self, stream: Stream) -> bool {
-        // SAFETY: Set by request creation and `begin_writeback`, both of which
-        // ran on this task before this is asked.
-        unsafe { (*self.as_raw()).io_streams[stream.index()].avail }
-    }
-
-    /// Returns whether any data was sent to the server.
-    pub fn uploading(&self) -> bool {
-        self.test_flag(bindings::NETFS_RREQ_UPLOAD_TO_SERVER)
-    }
-
-    /// Returns the request's snapshot of the file size.
-    pub fn i_size(&self) -> u64 {
-        // SAFETY: Written only by the issuer (see `note_i_size`); a racing
-        // reader sees one value or the other, both sizes the file had.
-        unsafe { (*self.as_raw()).i_size }
-    }
-
-    /// Updates the request's snapshot of the file size, `i_size`, for a
-    /// folio ending at `folio_end`, as netfs's issuer does: when the folio
-    /// reaches past the snapshot. The cache keys its rounding up of the
-    /// last block on it.
-    pub fn note_i_size(&self, folio_end: u64, i_size: u64) {
-        // SAFETY: `i_size` is only written by the issuer, which is us.
-        unsafe {
-            let p = &raw mut (*self.as_raw()).i_size;
-            if folio_end > *p {
-                *p = i_size;
-            }
-        }
     }
 
     /// Tells the cache its copy is invalid (the cache stream failed).
@@ -279,18 +238,205 @@ impl WriteRequest {
 /// `_req` keeps the inode of `lock` alive.
 pub struct HeldWbLock {
     // Field order: the lock is released before the request reference goes.
-    lock: WbLock,
+    _lock: WbLock,
     _req: ARef<WriteRequest>,
 }
 
-impl HeldWbLock {
-    /// Releases the lock.
-    pub fn release(self) {
-        let _ = &self.lock;
+/// Ownership of a request's submission side.
+///
+/// netfs keeps per-stream fields that only whoever is submitting may use:
+/// `sreq_max_len` and `sreq_max_segs`, which a `prepare_write` sets for the
+/// subrequest it prepares, and `submit_extendable_to`, which the cache's
+/// `issue_write` reads. netfs's C engine lets its issuer and its retryer
+/// use them at once. Here there is one [`Submission`] per request, created
+/// with it, and every operation that touches those fields, or the
+/// request's `i_size` snapshot and `begin_writeback`, takes it by `&mut`:
+/// an engine that keeps it under one lock has its issuer and retryer
+/// excluded by construction.
+///
+/// # Invariants
+///
+/// At most one `Submission` exists per request, and `req` is that request.
+pub struct Submission {
+    req: ARef<WriteRequest>,
+}
+
+impl Submission {
+    /// # Safety
+    ///
+    /// No other `Submission` of `req` may exist, ever.
+    pub(super) unsafe fn new(req: ARef<WriteRequest>) -> Self {
+        // INVARIANT: By the safety requirements.
+        Self { req }
+    }
+
+    /// Returns the request.
+    pub fn request(&self) -> &ARef<WriteRequest> {
+        &self.req
+    }
+
+    fn stream(&mut self, stream: Stream) -> *mut bindings::netfs_io_stream {
+        // SAFETY: The request is valid; `index()` is 0 or 1.
+        unsafe { &raw mut (*self.req.as_raw()).io_streams[stream.index()] }
+    }
+
+    /// Calls the filesystem's `begin_writeback` the first time data for the
+    /// server is seen (it picks credentials and sets `wsize` and the upload
+    /// stream's availability). The op is optional.
+    pub fn begin_writeback(&mut self) {
+        if self.req.set_flag(bindings::NETFS_RREQ_UPLOAD_TO_SERVER) {
+            return;
+        }
+        // SAFETY: `netfs_ops` is constant and valid for the request's life.
+        let op = unsafe { (*(*self.req.as_raw()).netfs_ops).begin_writeback };
+        if let Some(op) = op {
+            // SAFETY: The request is valid; the op expects a writeback
+            // request, and the submission side is ours (`&mut self`).
+            unsafe { op(self.req.as_raw()) };
+        }
+    }
+
+    /// Returns whether `stream` can take data.
+    pub fn stream_avail(&mut self, stream: Stream) -> bool {
+        let s = self.stream(stream);
+        // SAFETY: Written by request creation and by the filesystem's
+        // `begin_writeback` and `retry_request`, which only run under the
+        // submission side we own.
+        unsafe { (*s).avail }
+    }
+
+    /// Returns the request's snapshot of the file size.
+    pub fn i_size(&self) -> u64 {
+        // SAFETY: Written only through `note_i_size`, which needs `&mut self`.
+        unsafe { (*self.req.as_raw()).i_size }
+    }
+
+    /// Updates the request's snapshot of the file size, `i_size`, for a
+    /// folio ending at `folio_end`, as netfs's issuer does: when the folio
+    /// reaches past the snapshot. The cache keys its rounding up of the
+    /// last block on it.
+    pub fn note_i_size(&mut self, folio_end: u64, i_size: u64) {
+        // SAFETY: `i_size` is only written by the owner of the submission
+        // side, which is us; netfs reads it from the cache's `issue_write`,
+        // which also runs under it.
+        unsafe {
+            let p = &raw mut (*self.req.as_raw()).i_size;
+            if folio_end > *p {
+                *p = i_size;
+            }
+        }
+    }
+
+    /// Runs the filesystem's `retry_request` before subrequests of the
+    /// upload stream are prepared again, where netfs does
+    /// (`netfs_retry_write_stream()`): afs picks another key there, cifs
+    /// reopens its handle. Returns the stream's error if the filesystem
+    /// gave the stream up.
+    pub fn retry_request(&mut self, stream: Stream) -> Option<i32> {
+        if stream != Stream::Upload {
+            return None;
+        }
+        let s = self.stream(stream);
+        // SAFETY: `netfs_ops` is constant; the stream's fields belong to the
+        // submission side, which is ours.
+        unsafe {
+            if let Some(op) = (*(*self.req.as_raw()).netfs_ops).retry_request {
+                op(self.req.as_raw(), s);
+            }
+            if (*s).failed {
+                // netfs keeps the negative errno in a 16-bit field.
+                let e = i32::from((*s).error as i16);
+                return Some(if e == 0 { EIO.to_errno() } else { -e.abs() });
+            }
+        }
+        None
+    }
+
+    /// Runs the stream's `prepare_write` (the filesystem's or the cache's)
+    /// for `sreq`, which it sizes, and returns it with the limits it set.
+    ///
+    /// Hands `sreq` back if it belongs to another request. `wsize` is the
+    /// upload default when the filesystem has no `prepare_write`, as in
+    /// netfs.
+    pub fn prepare(
+        &mut self,
+        sreq: NewSubrequest,
+    ) -> core::result::Result<PreparedSubrequest, NewSubrequest> {
+        let raw = sreq.0.as_raw();
+        // SAFETY: A subrequest holds a reference to its request.
+        if !core::ptr::eq(unsafe { (*raw).rreq }, self.req.as_raw()) {
+            return Err(sreq);
+        }
+        let s = self.stream(sreq.0.stream_id());
+        // SAFETY: The submission side is ours (`&mut self`), the subrequest
+        // is not yet visible to anyone else (`NewSubrequest`), the request
+        // and its ops are valid.
+        let limits = unsafe {
+            let rreq = self.req.as_raw();
+            (*s).sreq_max_len = if (*s).stream_nr == 0 {
+                (*rreq).wsize as usize
+            } else {
+                usize::MAX
+            };
+            (*s).sreq_max_segs = 0;
+            if let Some(op) = (*s).prepare_write {
+                op(raw);
+            }
+            bindings::set_bit(
+                bindings::NETFS_SREQ_IN_PROGRESS as c_ulong,
+                &raw mut (*raw).flags,
+            );
+            Limits {
+                max_len: ((*s).sreq_max_len as u64).max(1),
+                max_segs: (*s).sreq_max_segs,
+            }
+        };
+        super::trace::sreq(&sreq.0, super::trace::SreqTrace::Prepare);
+        Ok(PreparedSubrequest {
+            sreq: sreq.0,
+            limits,
+        })
+    }
+
+    /// Issues a cache subrequest as [`PreparedSubrequest::issue`] does, after
+    /// telling the cache's `issue_write` that it may extend the write by up
+    /// to `extendable` bytes past its end (the rest of the last folio,
+    /// zeroed past the end of the file). cachefiles writes whole blocks and
+    /// rounds the last one up only if told so; otherwise it leaves the
+    /// partial block out and reports a short write.
+    pub fn issue_to_cache(
+        &mut self,
+        sreq: PreparedSubrequest,
+        len: u64,
+        extendable: u64,
+    ) -> core::result::Result<(), IssueError> {
+        if sreq.sreq.stream_id() != Stream::Cache {
+            sreq.give_back(len, EIO.to_errno() as isize);
+            return Err(IssueError::WrongStream);
+        }
+        let s = self.stream(Stream::Cache);
+        // SAFETY: The submission side is ours, and so it stays until the
+        // cache's `issue_write` (called synchronously below) has read it.
+        unsafe { (*s).submit_extendable_to = u32::try_from(extendable).unwrap_or(u32::MAX) };
+        sreq.issue_raw(len)
     }
 }
 
-/// A netfs write subrequest of an engine-owned request.
+/// A netfs write subrequest of an engine-owned request, as a counted
+/// handle: its identity, and what stays constant while a filesystem owns
+/// it.
+///
+/// The steps of its life are owned types, each consumed by the next:
+///
+/// | state | type | owner | may |
+/// |---|---|---|---|
+/// | allocated | [`NewSubrequest`] | the engine | [`Submission::prepare`] |
+/// | prepared | [`PreparedSubrequest`] | the engine | issue it, or give it back unsent |
+/// | issued | (none: an [`ARef<Subrequest>`] handle) | the filesystem or cache | nothing but read constants |
+/// | terminated | [`TerminatedSubrequest`] | the engine, in `subreq_terminated` | record the outcome |
+///
+/// so that a subrequest is prepared before it is issued, issued at most
+/// once, and its outcome recorded only once it is given back.
 ///
 /// # Invariants
 ///
@@ -299,7 +445,8 @@ impl HeldWbLock {
 #[repr(transparent)]
 pub struct Subrequest(Opaque<bindings::netfs_io_subrequest>);
 
-// SAFETY: See [`WriteRequest`]; subrequests are completed from any context.
+// SAFETY: See [`WriteRequest`]; subrequests are completed from any context,
+// and the shared methods only read fields constant after allocation.
 unsafe impl Send for Subrequest {}
 
 // SAFETY: As above.
@@ -342,29 +489,52 @@ impl PartialEq for Subrequest {
 pub enum IssueError {
     /// The filesystem's `prepare_write` refused it.
     PrepareFailed,
+    /// A cache subrequest was issued without the submission side, or an
+    /// upload with it ([`Submission::issue_to_cache`]).
+    WrongStream,
 }
 
 impl Subrequest {
-    /// Takes over the reference that comes with a raw pointer.
-    ///
-    /// # Safety
-    ///
-    /// `ptr` must be a valid subrequest of an engine-owned request, and the
-    /// caller must own one of its references, which moves to the result.
-    pub unsafe fn from_raw_owned(ptr: *mut bindings::netfs_io_subrequest) -> ARef<Self> {
-        // SAFETY: By the safety requirements.
-        unsafe { ARef::from_raw(NonNull::new_unchecked(ptr.cast())) }
-    }
-
     /// Returns the raw pointer.
     pub fn as_raw(&self) -> *mut bindings::netfs_io_subrequest {
         self.0.get()
     }
 
+    /// Returns the request.
+    pub fn request(&self) -> &WriteRequest {
+        // SAFETY: The subrequest holds a reference to its request.
+        unsafe { WriteRequest::from_raw((*self.as_raw()).rreq) }
+    }
+
+    /// Returns the stream.
+    pub fn stream_id(&self) -> Stream {
+        // SAFETY: Constant after allocation.
+        Stream::from_index(usize::from(unsafe { (*self.as_raw()).stream_nr }))
+    }
+
+    /// Returns the start position.
+    pub fn start(&self) -> u64 {
+        // SAFETY: Constant after allocation: a retry allocates a new
+        // subrequest rather than moving this one.
+        unsafe { (*self.as_raw()).start }
+    }
+}
+
+/// A subrequest just allocated, not yet seen by anyone but its owner.
+///
+/// # Invariants
+///
+/// The subrequest has not been prepared or issued, and the only other
+/// reference to it is the request's stream's (none of which netfs reads
+/// for an engine-owned request).
+pub struct NewSubrequest(ARef<Subrequest>);
+
+impl NewSubrequest {
     /// Allocates a subrequest of `req` for `stream`, starting at `start`.
     ///
-    /// Writeback allocations come from a mempool and do not fail.
-    pub fn alloc(req: &WriteRequest, stream: Stream, start: u64) -> Result<ARef<Self>> {
+    /// Writeback allocations come from netfs's mempool, which waits rather
+    /// than fail; an error is still handed back, never retried here.
+    pub fn alloc(req: &WriteRequest, stream: Stream, start: u64) -> Result<Self> {
         // SAFETY: `req` is valid.
         let raw = unsafe { bindings::netfs_alloc_subrequest(req.as_raw()) };
         if raw.is_null() {
@@ -380,82 +550,87 @@ impl Subrequest {
             (*raw).start = start;
             (*raw).len = 0;
             // A new subrequest has two references, one for the stream and one
-            // for the filesystem; the second is taken again by `issue`.
+            // for the filesystem; the second is taken again at issue.
             bindings::netfs_put_subrequest(
                 raw,
                 bindings::netfs_sreq_ref_trace_netfs_sreq_trace_put_clear,
             );
         }
         // SAFETY: We own the remaining reference.
-        Ok(unsafe { Self::from_raw_owned(raw) })
+        // INVARIANT: Neither prepared nor issued.
+        Ok(Self(unsafe {
+            ARef::from_raw(NonNull::new_unchecked(raw.cast()))
+        }))
     }
 
-    fn stream(&self) -> *mut bindings::netfs_io_stream {
-        // SAFETY: A subrequest's request outlives it; `stream_nr` is 0 or 1.
-        unsafe {
-            let rreq = (*self.as_raw()).rreq;
-            &raw mut (*rreq).io_streams[usize::from((*self.as_raw()).stream_nr & 1)]
-        }
+    /// Returns a counted handle, for the engine's bookkeeping.
+    pub fn handle(&self) -> ARef<Subrequest> {
+        self.0.clone()
+    }
+}
+
+/// A subrequest prepared by its stream's `prepare_write`, owned by the
+/// engine until it is issued or given back.
+///
+/// # Invariants
+///
+/// `sreq` was prepared (`NETFS_SREQ_IN_PROGRESS` set) and not yet issued or
+/// given back; nobody but the owner of this value writes to it.
+pub struct PreparedSubrequest {
+    sreq: ARef<Subrequest>,
+    limits: Limits,
+}
+
+impl PreparedSubrequest {
+    /// Returns the limits its `prepare_write` set.
+    pub fn limits(&self) -> Limits {
+        self.limits
     }
 
-    /// Returns the request.
-    pub fn request(&self) -> &WriteRequest {
-        // SAFETY: The subrequest holds a reference to its request.
-        unsafe { WriteRequest::from_raw((*self.as_raw()).rreq) }
+    /// Returns the subrequest.
+    pub fn subrequest(&self) -> &Subrequest {
+        &self.sreq
     }
 
-    /// Returns the stream.
-    pub fn stream_id(&self) -> Stream {
-        // SAFETY: Constant after allocation.
-        Stream::from_index(usize::from(unsafe { (*self.as_raw()).stream_nr }))
+    /// Returns a counted handle, for the engine's bookkeeping.
+    pub fn handle(&self) -> ARef<Subrequest> {
+        self.sreq.clone()
     }
 
-    /// Runs the stream's `prepare_write` (the filesystem's or the cache's) and
-    /// returns the limits it set for this subrequest.
-    ///
-    /// `wsize` is the upload default when the filesystem has no
-    /// `prepare_write`, as netfs does.
-    pub fn prepare(&self) -> Limits {
-        let stream = self.stream();
-        // SAFETY: The issuer owns the stream's submission-side fields; the
-        // request and its ops are valid.
-        unsafe {
-            let rreq = (*self.as_raw()).rreq;
-            if (*stream).stream_nr == 0 {
-                (*stream).sreq_max_len = (*rreq).wsize as usize;
-            } else {
-                (*stream).sreq_max_len = usize::MAX;
-            }
-            (*stream).sreq_max_segs = 0;
-            if let Some(op) = (*stream).prepare_write {
-                op(self.as_raw());
-            }
-            bindings::set_bit(
-                bindings::NETFS_SREQ_IN_PROGRESS as c_ulong,
-                &raw mut (*self.as_raw()).flags,
-            );
-            Limits {
-                max_len: ((*stream).sreq_max_len as u64).max(1),
-                max_segs: (*stream).sreq_max_segs,
-            }
-        }
-    }
-
-    /// Issues `[start, start + len)` to the filesystem or cache, with an
+    /// Issues an upload of `[start, start + len)` to the filesystem, with an
     /// iterator over the page cache. The folios in the range must be under
     /// writeback owned by the caller, or locked by it, until the subrequest
     /// terminates: the iterator reads them where they are.
     ///
+    /// Needs no [`Submission`]: a filesystem's upload `issue_write` reads
+    /// only its subrequest, which `prepare_write` set up (9p, afs and cifs
+    /// in 7.3). May run on any task, e.g. an engine's worker.
+    ///
     /// Completion comes back through the engine's `subreq_terminated`,
     /// possibly before this returns (9p writes synchronously).
-    pub fn issue(&self, len: u64) -> core::result::Result<(), IssueError> {
-        let raw = self.as_raw();
-        // SAFETY: Until issued, the subrequest is the engine's alone.
+    ///
+    /// On an error the subrequest has been given back with `-EIO`, as a
+    /// filesystem would: it never stays unanswered.
+    pub fn issue(self, len: u64) -> core::result::Result<(), IssueError> {
+        if self.sreq.stream_id() != Stream::Upload {
+            self.give_back(len, EIO.to_errno() as isize);
+            return Err(IssueError::WrongStream);
+        }
+        self.issue_raw(len)
+    }
+
+    fn issue_raw(self, len: u64) -> core::result::Result<(), IssueError> {
+        let raw = self.sreq.as_raw();
+        // SAFETY: Prepared and not issued: the subrequest is ours alone.
         unsafe {
             if bindings::test_bit(
                 bindings::NETFS_SREQ_FAILED as c_long,
                 &raw const (*raw).flags,
             ) {
+                // Given back unsent, so that its reference and bookkeeping
+                // go the one way every subrequest's go.
+                super::trace::sreq(&self.sreq, super::trace::SreqTrace::PrepFailed);
+                self.give_back(len, EIO.to_errno() as isize);
                 return Err(IssueError::PrepareFailed);
             }
             (*raw).len = len as usize;
@@ -469,15 +644,18 @@ impl Subrequest {
                 len as usize,
             );
         }
-        super::trace::sreq(self, super::trace::SreqTrace::Submit);
+        super::trace::sreq(&self.sreq, super::trace::SreqTrace::Submit);
         // The reference handed to the filesystem comes back with the call to
         // `subreq_terminated`.
-        core::mem::forget(ARef::from(self));
+        let raw = ARef::into_raw(self.sreq)
+            .as_ptr()
+            .cast::<bindings::netfs_io_subrequest>();
         // SAFETY: The stream's `issue_write` is set for an available stream;
         // the subrequest is fully set up and referenced for the callee.
         unsafe {
-            let issue = (*self.stream()).issue_write;
-            match issue {
+            let rreq = (*raw).rreq;
+            let stream = &raw mut (*rreq).io_streams[usize::from((*raw).stream_nr & 1)];
+            match (*stream).issue_write {
                 Some(issue) => issue(raw),
                 None => {
                     bindings::netfs_write_subrequest_terminated(raw.cast(), EIO.to_errno() as isize)
@@ -487,103 +665,85 @@ impl Subrequest {
         Ok(())
     }
 
-    /// Tells the stream's `issue_write` that it may extend this subrequest
-    /// by up to `bytes` past its end: the rest of the last folio, zeroed
-    /// past the end of the file. cachefiles writes whole blocks and rounds
-    /// the last one up only if told so; otherwise it leaves the partial
-    /// block out and reports a short write.
-    pub fn set_extendable_to(&self, bytes: u64) {
-        let bytes = u32::try_from(bytes).unwrap_or(u32::MAX);
-        // SAFETY: The stream's submission-side fields belong to whoever
-        // issues on it: the issuer, or the retryer while the issuer is
-        // paused, which is the caller.
-        unsafe { (*self.stream()).submit_extendable_to = bytes };
-    }
-
-    /// Sets the length of a subrequest that will not be issued but given
-    /// back at once with [`Self::terminate`], so that the byte count it
-    /// reports is taken in full.
-    pub fn set_len(&self, len: u64) {
-        // SAFETY: Until issued, the subrequest is the engine's alone.
-        unsafe { (*self.as_raw()).len = len as usize };
-    }
-
-    /// Gives the subrequest back with `result` (bytes or -errno) as its
-    /// filesystem would: through `netfs_write_subrequest_terminated()`, so
-    /// the completion reaches the engine's `subreq_terminated` like any
-    /// other. For a subrequest its owner could not send.
-    pub fn terminate(this: ARef<Self>, result: isize) {
-        let raw = ARef::into_raw(this).as_ptr();
-        // SAFETY: The reference taken out of `this` is the one the
-        // completion path consumes, as with a filesystem's.
-        unsafe { bindings::netfs_write_subrequest_terminated(raw.cast(), result) }
-    }
-
-    /// Returns the subrequest's index within its request, shown in traces.
-    pub fn debug_index(&self) -> u32 {
-        // SAFETY: Constant after allocation.
-        u32::from(unsafe { (*self.as_raw()).debug_index })
-    }
-
-    /// Returns the start position.
-    pub fn start(&self) -> u64 {
-        // SAFETY: Read after termination or by the owner before issue.
-        unsafe { (*self.as_raw()).start }
-    }
-
-    /// Returns the length.
-    pub fn len(&self) -> u64 {
-        // SAFETY: As above.
-        unsafe { (*self.as_raw()).len as u64 }
-    }
-
-    /// Returns whether the subrequest covers no bytes.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Returns the number of bytes transferred so far.
-    pub fn transferred(&self) -> u64 {
-        // SAFETY: As above.
-        unsafe { (*self.as_raw()).transferred as u64 }
-    }
-
-    /// Returns whether the filesystem asked for a retry.
-    pub fn test_need_retry(&self) -> bool {
-        // SAFETY: Atomic bit of a valid subrequest.
+    /// Gives the subrequest back unsent, covering `len` bytes, with
+    /// `result` (bytes or -errno) as its filesystem would: through
+    /// `netfs_write_subrequest_terminated()`, so that the completion reaches
+    /// the engine's `subreq_terminated` like any other. For an injected
+    /// fault, or nothing left to send.
+    pub fn give_back(self, len: u64, result: isize) {
+        let raw = ARef::into_raw(self.sreq)
+            .as_ptr()
+            .cast::<bindings::netfs_io_subrequest>();
+        // SAFETY: Not issued: ours alone. The reference taken out of `sreq`
+        // is the one the completion path consumes, as with a filesystem's.
         unsafe {
-            bindings::test_bit(
-                bindings::NETFS_SREQ_NEED_RETRY as c_long,
-                &raw const (*self.as_raw()).flags,
-            )
+            (*raw).len = len as usize;
+            bindings::netfs_write_subrequest_terminated(raw.cast(), result)
         }
     }
 
-    /// Asks for a retry, as a filesystem does for a transient error before it
-    /// terminates the subrequest.
+    /// Asks for a retry, as a filesystem does for a transient error before
+    /// it gives the subrequest back.
     pub fn set_need_retry(&self) {
         // SAFETY: Atomic bit of a valid subrequest.
         unsafe {
             bindings::set_bit(
                 bindings::NETFS_SREQ_NEED_RETRY as c_ulong,
-                &raw mut (*self.as_raw()).flags,
+                &raw mut (*self.sreq.as_raw()).flags,
             )
         }
     }
+}
 
-    /// Records the outcome the filesystem reported, as netfs does: the
-    /// transferred count or the error, and clears `IN_PROGRESS`.
-    pub fn record_termination(&self, result: isize) {
-        let raw = self.as_raw();
-        // SAFETY: Called from the termination path, when the filesystem has
-        // given the subrequest back.
-        unsafe {
+/// A subrequest its filesystem or cache gave back, with the reference it
+/// was given at issue: the argument of the engine's `subreq_terminated`.
+///
+/// # Invariants
+///
+/// The filesystem has finished with the subrequest: the engine owns all of
+/// its fields again.
+pub struct TerminatedSubrequest(ARef<Subrequest>);
+
+/// What a filesystem reported for a subrequest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// Bytes written by this attempt, or the negative errno.
+    pub result: isize,
+    /// The filesystem asked for a retry (a transient error).
+    pub need_retry: bool,
+}
+
+impl TerminatedSubrequest {
+    /// # Safety
+    ///
+    /// `ptr` must be a subrequest of an engine-owned request that its
+    /// filesystem or cache has given back, and the caller must own the
+    /// reference it was issued with, which moves to the result.
+    pub(super) unsafe fn from_raw(ptr: *mut bindings::netfs_io_subrequest) -> Self {
+        // SAFETY: By the safety requirements.
+        // INVARIANT: Given back.
+        Self(unsafe { ARef::from_raw(NonNull::new_unchecked(ptr.cast())) })
+    }
+
+    /// Returns the subrequest.
+    pub fn subrequest(&self) -> &Subrequest {
+        &self.0
+    }
+
+    /// Records the outcome the filesystem reported, as netfs does (the
+    /// transferred count or the error; `IN_PROGRESS` cleared) and returns
+    /// it with the issue reference, as a handle.
+    pub fn record(self, result: isize) -> (ARef<Subrequest>, Outcome) {
+        let raw = self.0.as_raw();
+        // SAFETY: Given back: the fields are ours (type invariant).
+        let need_retry = unsafe {
+            let need_retry = bindings::test_bit(
+                bindings::NETFS_SREQ_NEED_RETRY as c_long,
+                &raw const (*raw).flags,
+            );
             if result < 0 {
                 (*raw).error = result as i16;
-                if !bindings::test_bit(
-                    bindings::NETFS_SREQ_NEED_RETRY as c_long,
-                    &raw const (*raw).flags,
-                ) {
+                if !need_retry {
                     bindings::set_bit(
                         bindings::NETFS_SREQ_FAILED as c_ulong,
                         &raw mut (*raw).flags,
@@ -598,6 +758,9 @@ impl Subrequest {
                 bindings::NETFS_SREQ_IN_PROGRESS as c_long,
                 &raw mut (*raw).flags,
             );
-        }
+            need_retry
+        };
+        super::trace::sreq(&self.0, super::trace::SreqTrace::Terminated);
+        (self.0, Outcome { result, need_retry })
     }
 }

@@ -7,6 +7,8 @@
 #              (the kernel crate's files are checked by kernel.sh, which
 #              builds with CLIPPY=1 and fails on a warning in them)
 #   checkpatch the patch series and the C helpers
+#   compile-fail  each misuse in compile-fail/ is rejected by rustc with
+#              the error its "expect:" line names
 # Prints "PASS name" / "FAIL name why" lines.
 #
 #   lint.sh BUILD_DIR
@@ -47,3 +49,46 @@ for f in rust/helpers/*.c; do
 	"${cp[@]}" -f "$TOP/$f" >"$OUT/.rnetfs-checkpatch.log" 2>&1 || { bad=1; cat "$OUT/.rnetfs-checkpatch.log" >&2; }
 done
 if [ $bad = 0 ]; then echo "PASS lint-checkpatch"; else echo "FAIL lint-checkpatch"; fi
+
+# Each misuse is built as its own out-of-tree module against the tree: it
+# must fail, with the expected error, and nothing else may be wrong.
+cf=$OUT/.rnetfs-compile-fail
+rm -rf "$cf" && mkdir -p "$cf"
+objs=""
+for f in "$T"/compile-fail/*.rs; do
+	n=cf_$(basename "$f" .rs)
+	{
+		sed 's,^//!,//,' "$f"
+		cat <<-EOF
+		module! {
+		    type: CompileFail,
+		    name: "$n",
+		    authors: ["rnetfs developers"],
+		    description: "must not compile",
+		    license: "GPL",
+		}
+		struct CompileFail;
+		impl kernel::Module for CompileFail {
+		    fn init(_module: &'static ThisModule) -> Result<Self> {
+		        Ok(CompileFail)
+		    }
+		}
+		EOF
+	} >"$cf/$n.rs"
+	grep -q '^use kernel::prelude::\*;' "$cf/$n.rs" || sed -i '3i use kernel::prelude::*;' "$cf/$n.rs"
+	objs="$objs $n.o"
+done
+echo "obj-m :=$objs" >"$cf/Kbuild"
+make -k -C "$TREE" O="$OUT" LLVM="$LLVM_SUFFIX" M="$cf" modules >"$cf/build.log" 2>&1
+bad=0
+for f in "$T"/compile-fail/*.rs; do
+	n=cf_$(basename "$f" .rs)
+	want=$(sed -n 's,^// expect: \(E[0-9]*\).*,\1,p' "$f")
+	if [ -e "$cf/$n.ko" ]; then
+		echo "compile-fail: $n compiled" >&2; bad=1
+	elif ! awk -v n="$n.rs" '/^error/ {e=$0} index($0, n) && e {print e; e=""}' "$cf/build.log" |
+		grep -q "error\[$want\]"; then
+		echo "compile-fail: $n did not fail with $want" >&2; bad=1
+	fi
+done
+if [ $bad = 0 ]; then echo "PASS lint-compile-fail"; else echo "FAIL lint-compile-fail see $cf/build.log"; fi
