@@ -144,8 +144,11 @@ pub(crate) trait IssuerSide<S, L>: StreamSink<S> {
     fn unanswered_uploads(&mut self) -> usize;
     /// Free slots in the folio queue. May be a lower bound kept without
     /// the lock (only the collector frees slots), but 0 only once looked
-    /// at under the lock.
+    /// at under the lock, where the issuer's position is published first.
     fn folio_room(&mut self) -> usize;
+    /// Has the collector run (queues its work), so that it sees what the
+    /// issuer published: called before a wait for folio room.
+    fn kick_collector(&mut self);
     /// Zeroes `[from, to)` of the folio (offsets in the folio).
     fn zero(&mut self, folio: &mut L, from: u64, to: u64);
     /// Updates the request's file size snapshot for a folio ending at
@@ -206,7 +209,7 @@ impl<S> Feeder<S> {
     /// [`Self::write_folio`]). Without a free folio slot, what the tilers
     /// build is issued before waiting: the folios queued so far may all
     /// belong to subrequests still being built, and nothing would ever
-    /// free a slot.
+    /// free a slot; and the collector is kicked.
     pub(crate) fn wait_needed<L>(
         &mut self,
         side: &mut impl IssuerSide<S, L>,
@@ -218,6 +221,11 @@ impl<S> Feeder<S> {
         if side.folio_room() == 0 {
             self.flush_all(side);
             if side.folio_room() == 0 {
+                // An empty stream moves on to the published position only
+                // when the collector runs, and nothing may be in flight to
+                // run it: every prepare over the queued folios may have
+                // failed. Without this the wait could last for ever.
+                side.kick_collector();
                 return Some(Wait::FolioRoom);
             }
         }

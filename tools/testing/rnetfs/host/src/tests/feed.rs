@@ -27,6 +27,7 @@ enum Ev {
     Issue(Stream, u64, u64),
     Inline(bool),
     WaitAnswered,
+    KickCollector,
     StartWriteback(u64, u64),
     EndUnwritten,
 }
@@ -87,6 +88,9 @@ impl IssuerSide<u32, u32> for Rec {
     }
     fn folio_room(&mut self) -> usize {
         self.room
+    }
+    fn kick_collector(&mut self) {
+        self.ev.push(Ev::KickCollector);
     }
     fn zero(&mut self, _folio: &mut u32, from: u64, to: u64) {
         self.ev.push(Ev::Zero(from, to));
@@ -305,7 +309,8 @@ fn feed_waits() {
         side.ev,
         [
             Ev::Issue(Stream::Upload, 0, PAGE),
-            Ev::Issue(Stream::Cache, 0, PAGE)
+            Ev::Issue(Stream::Cache, 0, PAGE),
+            Ev::KickCollector,
         ]
     );
     assert!(fe.is_idle());
@@ -366,6 +371,7 @@ fn feed_refused_add_sreq_is_bounded() {
     let opts = Opts {
         old_activation: true,
         lenient_prepare: true,
+        ..Opts::default()
     };
     let out = Sim::<4, 1>::with_opts(&ctc_then_plain(), opts).run();
     assert!(out.lost[0]);
@@ -400,6 +406,45 @@ fn feed_retries_that_cannot_be_sent_fail_the_stream() {
     assert_eq!(out.stats.retried, 0);
     assert_eq!(out.stats.issued, 6);
     assert_eq!(out.fed, [Some(FedAs::Written); 6]);
+}
+
+/// Eight folios, two folio slots, and no subrequest can be prepared on
+/// either stream: nothing is ever in flight.
+fn nothing_prepares() -> Case {
+    let folios: Vec<SimFolio> = (0..8).map(|i| SimFolio::plain(i * PAGE, PAGE)).collect();
+    let mut case = Case::simple(
+        13,
+        folios,
+        StreamsAvail {
+            upload: true,
+            cache: true,
+        },
+    );
+    case.faults.prepare_fail = 1000;
+    case
+}
+
+#[test]
+fn feed_folio_room_after_failed_prepares() {
+    // The queued folios are held only by the issuer's unpublished
+    // position, which the collector sees only when it runs: kicked before
+    // the wait for folio room, it ends them, and the walk goes on.
+    let out = Sim::<4, 2>::new(&nothing_prepares()).run();
+    assert_eq!(out.lost, [true, true]);
+    assert_eq!(out.stats.issued, 0);
+    assert!(out.stats.prepare_failures >= 16);
+    assert_eq!(out.fed, [Some(FedAs::Written); 8]);
+}
+
+#[test]
+#[should_panic(expected = "deadlock: waiting for folio room with nothing at the fs")]
+fn feed_folio_room_wait_without_collector_kick_hangs() {
+    // The same without the kick: nothing will ever run the collector.
+    let opts = Opts {
+        no_collector_kick: true,
+        ..Opts::default()
+    };
+    Sim::<4, 2>::with_opts(&nothing_prepares(), opts).run();
 }
 
 /// Records what the collector hands back.
