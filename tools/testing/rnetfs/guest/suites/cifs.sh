@@ -551,5 +551,6 @@ unload_rnetfs
 stop_smbd
 say "cifs subrequests per workload (engine, counter deltas):"
 cat $TABLE >/dev/console
+python3 ./cifs_table.py $TABLE >/dev/console
 [ -f $RUN/results/cifs-kill.txt ] && { say "cifs reconnects (smbd killed):"; cat $RUN/results/cifs-kill.txt >/dev/console; }
 say "cifs suite took $(($(date +%s) - ta)) s"
