@@ -24,7 +24,10 @@
 //!    before a subrequest is added to it, for every folio (a copy-to-cache
 //!    folio may turn plain dirty while it waited unlocked).
 //! 3. A folio neither up to date nor a streaming write is refused: it
-//!    would upload bytes nobody wrote or read.
+//!    would upload bytes nobody wrote or read. A folio with nothing to
+//!    write (beyond EOF, an empty dirty range, no stream for its data) is
+//!    ended at once. Either way, as the last dirty folio it first settles
+//!    the uploads (5).
 //! 4. Zero the tail beyond EOF, note the file size, trace.
 //! 5. The last dirty folio of the file: its upload span is added, what is
 //!    built is sent from the issuer itself, and every upload is waited for
