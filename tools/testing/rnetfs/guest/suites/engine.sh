@@ -58,7 +58,8 @@ workloads() {
 # that cannot fit fails loudly (write or fsync sees ENOSPC or EIO), nothing
 # stays locked or under writeback, and the filesystem remains usable.
 server_full() {
-	local p=$1 err=/tmp/$p-full.err
+	local p=$1
+	local err=/tmp/$p-full.err
 	mkdir -p $SMALL
 	mount_9p small $SMALL loose || return 1
 	python3 ./wtool.py seq $SMALL/$p-acked $REF/$p-acked $((4 << 20)) 7 --fsync || return 1

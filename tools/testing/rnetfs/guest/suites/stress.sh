@@ -67,7 +67,8 @@ fsx_takeover() {
 # after unlinking it, which QEMU's 9p server refuses (ENOENT) with either
 # engine; and 9p has no fallocate.
 stressng() {
-	local p=$1 dir=$MNT/$p-sng rc
+	local p=$1
+	local dir=$MNT/$p-sng rc
 	mkdir -p $dir
 	stress-ng --temp-path $dir --timeout ${SNG_TIME}s --verify --metrics-brief \
 		--hdd 2 --hdd-bytes 16M \
