@@ -13,7 +13,11 @@ echo 1 >/proc/sys/kernel/hung_task_panic 2>/dev/null
 for s in $suite; do
 	if [ -f "suites/$s.sh" ]; then
 		t0=$(date +%s)
+		# A suite that stops before its end (set -u on an unset variable
+		# exits with 127) must not read as one whose later tests passed.
 		bash "suites/$s.sh"
+		rc=$?
+		[ $rc = 0 ] || fail "suite-$s-exit" "exited with $rc"
 		say "suite $s took $(( $(date +%s) - t0 )) s"
 	else
 		fail "suite-$s" "no such suite"
