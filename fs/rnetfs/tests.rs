@@ -20,13 +20,7 @@ mod rnetfs_engine {
     };
 
     fn folio(pos: u64, size: u64, i_size: u64) -> FolioInfo {
-        FolioInfo {
-            pos,
-            size,
-            dirty: None,
-            copy_to_cache: false,
-            i_size,
-        }
+        FolioInfo::whole(pos, size, i_size)
     }
 
     #[test]
@@ -180,5 +174,47 @@ mod rnetfs_engine {
         assert_eq!(out.failed, Some(-28));
         assert_eq!(out.folios, 1);
         assert!(c.done);
+    }
+}
+
+/// KUnit tests of the kernel abstractions rnetfs adds, where they can be
+/// driven without a filesystem.
+#[kunit_tests(rnetfs_abstractions)]
+mod rnetfs_abstractions {
+    use kernel::{netfs::request::Stream, writeback::NoFsScope};
+
+    #[test]
+    fn nofs_scopes_nest_and_restore() {
+        let outside = NoFsScope::active();
+        {
+            let _outer = NoFsScope::enter();
+            assert!(NoFsScope::active());
+            {
+                let _inner = NoFsScope::enter();
+                assert!(NoFsScope::active());
+            }
+            // The inner scope restored what the outer one had set.
+            assert!(NoFsScope::active());
+        }
+        assert_eq!(NoFsScope::active(), outside);
+    }
+
+    #[test]
+    fn streams_are_netfs_indices() {
+        assert_eq!(Stream::Upload.index(), 0);
+        assert_eq!(Stream::Cache.index(), 1);
+        for s in [Stream::Upload, Stream::Cache] {
+            assert_eq!(Stream::from_index(s.index()), s);
+        }
+    }
+
+    #[test]
+    fn engine_streams_map_to_netfs_streams() {
+        use crate::complete::{netfs_stream, stream_of};
+        use crate::engine::stream::Stream as E;
+        for s in E::ALL {
+            assert_eq!(stream_of(netfs_stream(s)), s);
+            assert_eq!(netfs_stream(s).index(), s.index());
+        }
     }
 }

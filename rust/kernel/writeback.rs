@@ -127,10 +127,9 @@ impl AddressSpace {
 /// # Examples
 ///
 /// ```
-/// use kernel::{bindings, writeback::NoFsScope};
+/// use kernel::writeback::NoFsScope;
 ///
-/// // SAFETY: `current` is this task; only its flags are read.
-/// let nofs = || unsafe { (*bindings::get_current()).flags & bindings::PF_MEMALLOC_NOFS != 0 };
+/// let nofs = NoFsScope::active;
 /// assert!(!nofs());
 /// {
 ///     let _outer = NoFsScope::enter();
@@ -159,6 +158,14 @@ pub struct NoFsScope {
 }
 
 impl NoFsScope {
+    /// Returns whether the current task is inside such a scope.
+    pub fn active() -> bool {
+        // SAFETY: `current` is valid for the task that runs this; only its
+        // flags are read, which other tasks do not write.
+        let flags = unsafe { (*bindings::get_current()).flags };
+        flags & bindings::PF_MEMALLOC_NOFS != 0
+    }
+
     /// Enters the scope.
     pub fn enter() -> Self {
         // SAFETY: Always callable from task context.

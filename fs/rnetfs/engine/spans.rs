@@ -21,6 +21,24 @@ pub(crate) struct FolioInfo {
     pub(crate) i_size: u64,
 }
 
+impl FolioInfo {
+    /// A whole dirty folio (no streaming write), for the server and the
+    /// cache.
+    #[cfg_attr(
+        not(any(test, CONFIG_RNETFS_KUNIT_TEST)),
+        expect(dead_code, reason = "the tests build folios with it")
+    )]
+    pub(crate) const fn whole(pos: u64, size: u64, i_size: u64) -> Self {
+        Self {
+            pos,
+            size,
+            dirty: None,
+            copy_to_cache: false,
+            i_size,
+        }
+    }
+}
+
 /// Which streams the request has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct StreamsAvail {

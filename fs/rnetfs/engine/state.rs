@@ -164,13 +164,13 @@ pub(crate) struct WriteState<S, F, const NS: usize, FB: FolioSlots<F>> {
     /// Every active stream is collected up to here.
     collected_to: u64,
     /// Retries without progress after which a subrequest fails.
-    max_attempts: u32,
+    max_retries: u32,
 }
 
 impl<S, F, const NS: usize, const NF: usize> WriteState<S, F, NS, [Option<(F, u64)>; NF]> {
     /// Creates the state of a request starting at file position `start`,
     /// with room for `NF` folios inline.
-    pub(crate) const fn new(start: u64, max_attempts: u32) -> Self {
+    pub(crate) const fn new(start: u64, max_retries: u32) -> Self {
         Self {
             streams: PerStream {
                 upload: StreamState::new(start),
@@ -180,7 +180,7 @@ impl<S, F, const NS: usize, const NF: usize> WriteState<S, F, NS, [Option<(F, u6
             issued_to: start,
             all_queued: false,
             collected_to: start,
-            max_attempts,
+            max_retries,
         }
     }
 }
@@ -188,14 +188,14 @@ impl<S, F, const NS: usize, const NF: usize> WriteState<S, F, NS, [Option<(F, u6
 impl<S, F, const NS: usize, FB: FolioSlots<F>> WriteState<S, F, NS, FB> {
     /// Creates the state of a request starting at file position `start`,
     /// with one folio per slot of `slots`.
-    pub(crate) fn with_folio_slots(start: u64, max_attempts: u32, slots: FB) -> Self {
+    pub(crate) fn with_folio_slots(start: u64, max_retries: u32, slots: FB) -> Self {
         Self {
             streams: PerStream::from_fn(|_| StreamState::new(start)),
             folios: RingBuf::with_slots(slots),
             issued_to: start,
             all_queued: false,
             collected_to: start,
-            max_attempts,
+            max_retries,
         }
     }
 
@@ -515,17 +515,17 @@ impl<S, F, const NS: usize, FB: FolioSlots<F>> WriteState<S, F, NS, FB> {
 
     /// The first subrequest of `stream` to send again.
     ///
-    /// A subrequest that has had `max_attempts` retries without progress
+    /// A subrequest that has had `max_retries` retries without progress
     /// fails instead (with its last error, or `-EIO`) and is skipped; run
     /// [`Self::collect`] after the retry pass to retire it.
     pub(crate) fn retry_next(&mut self, stream: Stream) -> Option<RetryPiece> {
-        let max_attempts = self.max_attempts;
+        let max_retries = self.max_retries;
         let st = self.streams.get_mut(stream);
         for (index, e) in st.sreqs.iter_mut().enumerate() {
             if e.state != SreqState::NeedRetry {
                 continue;
             }
-            if e.attempts >= max_attempts {
+            if e.attempts >= max_retries {
                 // Retrying forever on a server that keeps writing nothing
                 // would hang writeback.
                 e.state = SreqState::Failed(e.last_error.unwrap_or(-EIO));

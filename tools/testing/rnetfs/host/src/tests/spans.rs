@@ -10,13 +10,7 @@ const BOTH: StreamsAvail = StreamsAvail {
 };
 
 fn folio(pos: u64, size: u64, i_size: u64) -> FolioInfo {
-    FolioInfo {
-        pos,
-        size,
-        dirty: None,
-        copy_to_cache: false,
-        i_size,
-    }
+    FolioInfo::whole(pos, size, i_size)
 }
 
 fn sp(pos: u64, len: u64) -> Option<Span> {

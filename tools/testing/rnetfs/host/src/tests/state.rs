@@ -209,7 +209,7 @@ fn state_shorter_retry_piece_is_a_temporal_split() {
 }
 
 #[test]
-fn state_zero_writing_server_fails_after_max_attempts() {
+fn state_zero_writing_server_fails_after_max_retries() {
     let mut st = St::new(0, 2);
     st.activate(U);
     let mut rec = Rec::default();
@@ -235,7 +235,7 @@ fn state_zero_writing_server_fails_after_max_attempts() {
         tries += 1;
         assert!(tries < 10, "retries forever");
     }
-    assert_eq!(tries, 3, "one try and max_attempts retries");
+    assert_eq!(tries, 3, "one try and max_retries retries");
     assert_eq!(rec.failed, [(0, -5)]);
     assert_eq!(st.stream_error(U), Some(-5));
     assert_eq!(rec.ended, [1]);
@@ -257,7 +257,7 @@ fn state_exhausted_retries_keep_the_last_error() {
             cache: false
         }
     );
-    assert_eq!(st.retry_next(U), None, "max_attempts 0: no retry");
+    assert_eq!(st.retry_next(U), None, "max_retries 0: no retry");
     assert!(st.collect(&mut rec).done);
     assert_eq!(rec.failed, [(0, -11)]);
 }
