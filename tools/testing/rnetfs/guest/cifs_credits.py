@@ -22,8 +22,8 @@ distinct limits, and an excerpt of each retried subrequest's events.
 Only requests that cifs traced credits for are checked: the trace also
 holds the uploads of other netfs filesystems (the 9p run share the logs go
 to), which take no credits. A retried upload that starts inside a piece
-that failed, or that is sent shorter than the span it was retried for (the
-C engine traces that span), is counted as split. Exits 1 on any violation.
+that failed, or ends before that piece's end, is counted as split (what
+the piece's fresh credits allowed was less than the piece). Exits 1 on any violation.
 """
 import argparse
 import collections
@@ -56,6 +56,8 @@ def main():
     ignored = splits = 0
     failed = collections.defaultdict(list)   # R -> [(start, len)] of pieces to retry
     retry_span = {}                          # (R, index) -> span length at RETRY
+    split_keys = []
+    term_line = {}
     for n, line in enumerate(lines, 1):
         m = CRED.search(line)
         if m:
@@ -83,6 +85,7 @@ def main():
         events[key].append(line.strip())
         if what == "TERM" and int(m.group(10)) != 0:
             failed[key[0]].append((start, length))
+            term_line[(key[0], start, length)] = line.strip()
         if what == "RETRY":
             if key not in retry_span:
                 retried.append(key)
@@ -91,10 +94,15 @@ def main():
             continue
         submits += 1
         if key in retry_span:
-            span = retry_span.pop(key)
-            inside = any(s0 < start < s0 + l0 for s0, l0 in failed[key[0]])
-            if inside or (span and length < span):
-                splits += 1
+            retry_span.pop(key)
+            # The last failed piece it resends part of: a split if it
+            # does not resend all of it.
+            for s0, l0 in reversed(failed[key[0]]):
+                if s0 <= start < s0 + l0:
+                    if start > s0 or start + length < s0 + l0:
+                        splits += 1
+                        split_keys.append((key, s0, l0))
+                    break
         if key not in prepared:
             bad.append("line %d: R=%s[%x] submitted without a fresh prepare_write: %s"
                        % (n, key[0], key[1], line.strip()))
@@ -114,9 +122,14 @@ def main():
           % (submits, prepares, limited, a.wsize, len(retried), splits, pool_max, ignored))
     print("cifs_credits: limits (bytes: submissions): " +
           ", ".join("%d: %d" % kv for kv in sorted(limits.items())))
-    for key in retried[:6]:
+    for key, s0, l0 in split_keys[:3]:
+        print("cifs_credits: split on retry: R=%s[%x] resends part of the failed piece %x+%x:" % (key + (s0, l0)))
+        print("    " + term_line[(key[0], s0, l0)])
+        for e in events[key][:6]:
+            print("    " + e)
+    for key in retried[:3]:
         print("cifs_credits: retried R=%s[%x]:" % key)
-        for e in events[key][:12]:
+        for e in events[key][:8]:
             print("    " + e)
     if submits == 0:
         bad.append("no upload submission in the trace")

@@ -13,6 +13,9 @@
 # engines).
 # CIFS_SEQ_MB, CIFS_SEED: the sequential size and the base seed;
 # CIFS_MODES, CIFS_PHASES: a part of the run only (for development).
+# The short variant (the default) runs cache=loose with the seq, random,
+# mmap and concurrent workloads only; RNETFS_LONG=1 runs all of them there
+# too.
 . ./lib.sh
 . ./samba.sh
 set -u
@@ -223,22 +226,28 @@ fsx_takeover() {
 
 cleanup() { local n; for n in "$@"; do rm -rf "${MNT:?}/$n" "${REF:?}/$n"; done; }
 
+LONG=${RNETFS_LONG:-0}
 # workloads PREFIX CACHE-MODE
 workloads() {
-	local p=$1-$2
+	local p=$1-$2 all=1
+	[ $2 = loose ] && [ "$LONG" != 1 ] && all=0
 	mnt "cache=$2,wsize=$WSIZE" || { fail $p-cifs-mount; return; }
 	say "cifs: $(grep " $MNT " /proc/mounts)"
 	[ $p = c-strict ] && t cifs-verify-can-fail verify_can_fail check
 	at $p-seq-${SEQ}m cifs_write_verify seq $((SEQ << 20)) $p-seq
 	at $p-random-4k-4m cifs_write_verify random $((4 << 20)) $p-random
-	at $p-sparse-16m cifs_write_verify sparse $((16 << 20)) $p-sparse
-	at $p-extend-8m cifs_write_verify extend $((8 << 20)) $p-extend
-	at $p-truncate-dirty cifs_write_verify truncate $((8 << 20)) $p-truncate
+	if [ $all = 1 ]; then
+		at $p-sparse-16m cifs_write_verify sparse $((16 << 20)) $p-sparse
+		at $p-extend-8m cifs_write_verify extend $((8 << 20)) $p-extend
+		at $p-truncate-dirty cifs_write_verify truncate $((8 << 20)) $p-truncate
+	fi
 	at $p-mmap-msync-4m cifs_write_verify mmap $((4 << 20)) $p-mmap
-	at $p-small-files files_verify $p-files
+	[ $all = 1 ] && at $p-small-files files_verify $p-files
 	at $p-concurrent concurrent $p
-	at $p-minifsx fsx_verify $p-mfsx
-	at $p-fsx-takeover fsx_takeover $p
+	if [ $all = 1 ]; then
+		at $p-minifsx fsx_verify $p-mfsx
+		at $p-fsx-takeover fsx_takeover $p
+	fi
 	cleanup $p-seq $p-random $p-sparse $p-extend $p-truncate $p-mmap $p-files $p-mfsx \
 		$p-cc1 $p-cc2 $p-cc3 $p-cc4 $p-fsx1 $p-fsx2
 	umount $MNT
