@@ -50,7 +50,7 @@ def main():
     retried = []
     bad = []
     limits = collections.Counter()
-    submits = limited = prepares = pool_max = 0
+    submits = limited = prepares = pool_max = sent = 0
     lines = open(a.trace, errors="replace").read().splitlines()
     cifs_reqs = {m.group(1) for m in map(CRED.search, lines) if m}
     ignored = splits = 0
@@ -93,6 +93,7 @@ def main():
         if what != "SUBMT":
             continue
         submits += 1
+        sent += length
         if key in retry_span:
             retry_span.pop(key)
             # The last failed piece it resends part of: a split if it
@@ -120,6 +121,7 @@ def main():
           "%d retried (%d split); most credits seen (taken + left) %d; "
           "%d submissions of other filesystems ignored"
           % (submits, prepares, limited, a.wsize, len(retried), splits, pool_max, ignored))
+    print("cifs_credits: mean submission %d bytes" % (sent // submits if submits else 0))
     print("cifs_credits: limits (bytes: submissions): " +
           ", ".join("%d: %d" % kv for kv in sorted(limits.items())))
     for key, s0, l0 in split_keys[:3]:
