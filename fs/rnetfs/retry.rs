@@ -45,9 +45,14 @@ pub(crate) fn retry(state: &Arc<RequestState>, s: Stream) {
         match (*guard).as_mut() {
             None => fail_all(state, s, EIO.to_errno()),
             Some(sub) => {
-                if let Some(e) = sub.retry_request(netfs_stream(s)) {
-                    STATS.retry_refused.inc();
-                    fail_all(state, s, e);
+                match sub.retry_request(netfs_stream(s)) {
+                    Ok(true) => STATS.retry_requests.inc(),
+                    Ok(false) => {}
+                    Err(e) => {
+                        STATS.retry_requests.inc();
+                        STATS.retry_refused.inc();
+                        fail_all(state, s, e);
+                    }
                 }
                 loop {
                     let piece = state.inner.lock().ws.retry_next(s);

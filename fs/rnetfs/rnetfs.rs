@@ -18,11 +18,12 @@
 
 use kernel::{
     netfs::{
-        engine::{EngineQueue, Registration, WriteEngine},
+        engine::{Registration, WriteEngine},
         request::TerminatedSubrequest,
     },
     prelude::*,
     sync::{Arc, ArcBorrow},
+    workqueue::{OwnedQueue, WqFlags},
     writeback::{AddressSpace, WritebackControl},
 };
 
@@ -79,17 +80,21 @@ module! {
     },
 }
 
+/// The engine's work queues: unbound, and `WQ_MEM_RECLAIM` because
+/// writeback's collection and uploads must progress under memory pressure.
+const ENGINE_WQ: WqFlags = WqFlags::UNBOUND.with(WqFlags::MEM_RECLAIM);
+
 /// The engine.
 ///
 /// Field order is drop order: the upload workers are drained before their
 /// hand-offs go, the collectors before the fault injector.
 pub(crate) struct Rnetfs {
     /// Upload workers: see [`submit`]. Drained first on unload.
-    pub(crate) issue_wq: EngineQueue,
+    pub(crate) issue_wq: OwnedQueue,
     /// The upload workers' hand-offs.
     pub(crate) upload_slots: KVec<Arc<submit::UploadSlot>>,
     /// The collectors.
-    pub(crate) wq: EngineQueue,
+    pub(crate) wq: OwnedQueue,
     /// Whether uploads go to `issue_wq`.
     pub(crate) async_upload: bool,
     pub(crate) max_inflight: usize,
@@ -163,9 +168,9 @@ impl kernel::InPlaceModule for RnetfsModule {
         let fault = checked.and_then(|()| fault::new_shared(load_time_fault()?));
         try_pin_init!(Self {
             reg <- Registration::new(try_init!(Rnetfs {
-                issue_wq: EngineQueue::new(c"rnetfs_issue")?,
+                issue_wq: OwnedQueue::new(c"rnetfs_issue", ENGINE_WQ, 0)?,
                 upload_slots: submit::UploadSlot::new_pool()?,
-                wq: EngineQueue::new(c"rnetfs")?,
+                wq: OwnedQueue::new(c"rnetfs", ENGINE_WQ, 0)?,
                 async_upload: module_parameters::async_upload.value(),
                 max_inflight: max_inflight as usize,
                 max_retries,

@@ -37,12 +37,3 @@ __rust_helper void rust_helper_wake_up(struct wait_queue_head *wq)
 {
 	wake_up(wq);
 }
-
-/*
- * An engine's collector must make progress under memory pressure, so it
- * gets its own WQ_MEM_RECLAIM queue, which unregistering can also drain.
- */
-__rust_helper struct workqueue_struct *rust_helper_netfs_alloc_engine_wq(const char *name)
-{
-	return alloc_workqueue("%s", WQ_UNBOUND | WQ_MEM_RECLAIM, 0, name);
-}

@@ -17,10 +17,8 @@ use crate::{
     prelude::*,
     str::CStr,
     types::{ForeignOwnable, Opaque},
-    workqueue::Queue,
     writeback::{AddressSpace, WritebackControl},
 };
-use core::{marker::PhantomData, ptr::NonNull};
 
 /// A buffered writeback engine.
 pub trait WriteEngine: Send + Sync + Sized + 'static {
@@ -201,49 +199,5 @@ unsafe extern "C" fn free_request_callback<E: WriteEngine>(
         // SAFETY: Set from `E::RequestData::into_foreign` by `create_request`,
         // released exactly once, here.
         drop(unsafe { <E::RequestData as ForeignOwnable>::from_foreign(priv_) });
-    }
-}
-
-/// The engine's own workqueue: unbound and `WQ_MEM_RECLAIM`, because
-/// writeback collection must progress under memory pressure. Dropping it
-/// drains it, so no engine work runs after the module that owns it unloads.
-///
-/// # Invariants
-///
-/// `wq` is a workqueue allocated by us, destroyed only on drop.
-pub struct EngineQueue {
-    wq: NonNull<bindings::workqueue_struct>,
-    _p: PhantomData<bindings::workqueue_struct>,
-}
-
-// SAFETY: Workqueues are used from any thread.
-unsafe impl Send for EngineQueue {}
-
-// SAFETY: As above.
-unsafe impl Sync for EngineQueue {}
-
-impl EngineQueue {
-    /// Allocates the queue.
-    pub fn new(name: &'static CStr) -> Result<Self> {
-        // SAFETY: `name` is a valid C string.
-        let wq = unsafe { bindings::netfs_alloc_engine_wq(name.as_char_ptr()) };
-        // INVARIANT: Freshly allocated.
-        Ok(Self {
-            wq: NonNull::new(wq).ok_or(ENOMEM)?,
-            _p: PhantomData,
-        })
-    }
-
-    /// Returns the queue, to enqueue work items on.
-    pub fn queue(&self) -> &Queue {
-        // SAFETY: Valid until drop by the type invariant.
-        unsafe { Queue::from_raw(self.wq.as_ptr()) }
-    }
-}
-
-impl Drop for EngineQueue {
-    fn drop(&mut self) {
-        // SAFETY: Allocated by us; this drains and frees it.
-        unsafe { bindings::destroy_workqueue(self.wq.as_ptr()) };
     }
 }

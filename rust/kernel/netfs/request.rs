@@ -330,26 +330,27 @@ impl Submission {
     /// Runs the filesystem's `retry_request` before subrequests of the
     /// upload stream are prepared again, where netfs does
     /// (`netfs_retry_write_stream()`): afs picks another key there, cifs
-    /// reopens its handle. Returns the stream's error if the filesystem
-    /// gave the stream up.
-    pub fn retry_request(&mut self, stream: Stream) -> Option<i32> {
+    /// reopens its handle. Returns whether the filesystem has the op, or
+    /// the stream's error if the filesystem gave the stream up.
+    pub fn retry_request(&mut self, stream: Stream) -> core::result::Result<bool, i32> {
         if stream != Stream::Upload {
-            return None;
+            return Ok(false);
         }
         let s = self.stream(stream);
         // SAFETY: `netfs_ops` is constant; the stream's fields belong to the
         // submission side, which is ours.
         unsafe {
-            if let Some(op) = (*(*self.req.as_raw()).netfs_ops).retry_request {
-                op(self.req.as_raw(), s);
-            }
+            let Some(op) = (*(*self.req.as_raw()).netfs_ops).retry_request else {
+                return Ok(false);
+            };
+            op(self.req.as_raw(), s);
             if (*s).failed {
                 // netfs keeps the negative errno in a 16-bit field.
                 let e = i32::from((*s).error as i16);
-                return Some(if e == 0 { EIO.to_errno() } else { -e.abs() });
+                return Err(if e == 0 { EIO.to_errno() } else { -e.abs() });
             }
         }
-        None
+        Ok(true)
     }
 
     /// Runs the stream's `prepare_write` (the filesystem's or the cache's)
