@@ -10,6 +10,7 @@ use crate::request::RequestState;
 use crate::stats::STATS;
 use kernel::{
     netfs::{request::TerminatedSubrequest, trace},
+    prelude::*,
     sync::Arc,
 };
 
@@ -50,10 +51,18 @@ pub(crate) fn terminated(
             Stream::Cache => STATS.cache_failed.inc(),
         }
     }
+    // An allocation that failed in the filesystem's send path (9p's RPC
+    // buffers, under memory pressure or failslab) says nothing about the
+    // data: it is sent again, from the retryer, within the retry bound.
+    // netfs fails the subrequest and the bytes are lost (reported).
+    let need_retry = outcome.need_retry || result == ENOMEM.to_errno() as isize;
+    if need_retry && !outcome.need_retry {
+        STATS.enomem_retried.inc();
+    }
     let wake = {
         let mut g = state.inner.lock();
         *g.completions.get_mut(stream) += 1;
-        g.ws.terminated(stream, &sreq, result as i64, outcome.need_retry)
+        g.ws.terminated(stream, &sreq, result as i64, need_retry)
     };
     // The filesystem's reference goes here; the stream keeps its own.
     drop(sreq);

@@ -45,7 +45,19 @@ pub(crate) fn retry(state: &Arc<RequestState>, s: Stream) {
         match (*guard).as_mut() {
             None => fail_all(state, s, EIO.to_errno()),
             Some(sub) => {
-                match sub.retry_request(netfs_stream(s)) {
+                // The first piece to send again: its subrequest's error is
+                // what the filesystem looks at.
+                let first = {
+                    let mut g = state.inner.lock();
+                    g.ws.retry_next(s)
+                        .and_then(|p| g.ws.handle(s, p.index).cloned())
+                };
+                let asked = match &first {
+                    Some(f) => sub.retry_request(netfs_stream(s), f),
+                    None => Ok(false),
+                };
+                drop(first);
+                match asked {
                     Ok(true) => STATS.retry_requests.inc(),
                     Ok(false) => {}
                     Err(e) => {

@@ -89,6 +89,7 @@ stats! {
     slots_busy: "Uploads sent from the issuer: every worker hand-off was busy.",
     settle_cut: "Waits with the last dirty folio locked cut at their bound.",
     upload_unavailable: "Folios for the server written while the filesystem left the upload stream unavailable: reported to the mapping.",
+    enomem_retried: "Subrequests that failed with ENOMEM in the filesystem, sent again.",
     retry_requests: "Calls of the filesystem's retry_request before a retry round (afs, cifs).",
     retry_refused: "Retries the filesystem's retry_request gave up: the stream failed.",
 }

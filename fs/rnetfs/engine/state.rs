@@ -542,6 +542,17 @@ impl<S, F, const NS: usize, FB: FolioSlots<F>> WriteState<S, F, NS, FB> {
         None
     }
 
+    /// The glue's handle of entry `index` of `stream`, as
+    /// [`Self::retry_next`] numbers them (`None` once released).
+    #[cfg_attr(test, expect(dead_code, reason = "only the kernel's retryer uses it"))]
+    pub(crate) fn handle(&self, stream: Stream, index: usize) -> Option<&S> {
+        self.streams
+            .get(stream)
+            .sreqs
+            .get(index)
+            .and_then(|e| e.handle.as_ref())
+    }
+
     /// Sends entry `index` of `stream` again under `new_handle`, for the
     /// first `piece_len` bytes of what is left (0 or more than is left
     /// means all of it).

@@ -329,21 +329,39 @@ impl Submission {
 
     /// Runs the filesystem's `retry_request` before subrequests of the
     /// upload stream are prepared again, where netfs does
-    /// (`netfs_retry_write_stream()`): afs picks another key there, cifs
-    /// reopens its handle. Returns whether the filesystem has the op, or
-    /// the stream's error if the filesystem gave the stream up.
-    pub fn retry_request(&mut self, stream: Stream) -> core::result::Result<bool, i32> {
-        if stream != Stream::Upload {
+    /// (`netfs_retry_write_stream()`): afs picks another key there. `failed`
+    /// is the first subrequest to send again, given back by its filesystem;
+    /// like netfs, it is first on the stream's list during the call (afs
+    /// reads its error there). Returns whether the filesystem has the op,
+    /// or the stream's error if the filesystem gave the stream up.
+    pub fn retry_request(
+        &mut self,
+        stream: Stream,
+        failed: &Subrequest,
+    ) -> core::result::Result<bool, i32> {
+        if stream != Stream::Upload
+            || failed.stream_id() != stream
+            || !core::ptr::eq(failed.request(), &*self.req)
+        {
             return Ok(false);
         }
         let s = self.stream(stream);
         // SAFETY: `netfs_ops` is constant; the stream's fields belong to the
-        // submission side, which is ours.
+        // submission side, which is ours. An engine's subrequests are on no
+        // list (netfs lists its own only), so the stream's list is empty
+        // and `failed`'s link free: the two are linked for the call and
+        // both reset after it. `failed` was given back, so its fields are
+        // stable.
         unsafe {
             let Some(op) = (*(*self.req.as_raw()).netfs_ops).retry_request else {
                 return Ok(false);
             };
+            let head = &raw mut (*s).subrequests;
+            let link = &raw mut (*failed.as_raw()).rreq_link;
+            bindings::list_add_tail(link, head);
             op(self.req.as_raw(), s);
+            bindings::INIT_LIST_HEAD(link);
+            bindings::INIT_LIST_HEAD(head);
             if (*s).failed {
                 // netfs keeps the negative errno in a 16-bit field.
                 let e = i32::from((*s).error as i16);
@@ -732,12 +750,19 @@ impl TerminatedSubrequest {
     }
 
     /// Records the outcome the filesystem reported, as netfs does (the
-    /// transferred count or the error; `IN_PROGRESS` cleared) and returns
-    /// it with the issue reference, as a handle.
+    /// transferred count or the error, `-EAGAIN` meaning a retry;
+    /// `IN_PROGRESS` cleared) and returns it with the issue reference, as a
+    /// handle.
     pub fn record(self, result: isize) -> (ARef<Subrequest>, Outcome) {
         let raw = self.0.as_raw();
         // SAFETY: Given back: the fields are ours (type invariant).
         let need_retry = unsafe {
+            if result == EAGAIN.to_errno() as isize {
+                bindings::set_bit(
+                    bindings::NETFS_SREQ_NEED_RETRY as c_ulong,
+                    &raw mut (*raw).flags,
+                );
+            }
             let need_retry = bindings::test_bit(
                 bindings::NETFS_SREQ_NEED_RETRY as c_long,
                 &raw const (*raw).flags,
