@@ -113,6 +113,21 @@ fsx_verify() {
 # Free the room on /vicepa and in the reference (the root image).
 cleanup() { rm -rf "${@/#/$MNT/}" "${@/#/$REF/}"; }
 
+# Transient upload failures: before re-preparing, rnetfs's retryer calls
+# afs's retry_request where netfs does (afs picks another key there for a
+# key error), and every byte arrives.
+retry_request_verify() {
+	local vol=$1 name=$2 before after rc
+	before=$(stat_of retry_requests)
+	set_fault "upload=every:3:eagain:retry" || return 1
+	afs_write_verify "$vol" seq $((4 << 20)) "$name"
+	rc=$?
+	set_fault off
+	after=$(stat_of retry_requests)
+	say "$name: afs retry_request called $((${after:-0} - ${before:-0})) times"
+	[ $rc = 0 ] && [ "${after:-0}" -gt "${before:-0}" ]
+}
+
 workloads() {
 	local p=$1 vol=t.$1
 	afs_mount $vol $MNT || { fail $p-afs-mount; return; }
@@ -126,7 +141,8 @@ workloads() {
 	at $p-afs-small-files files_verify $vol $p-files
 	at $p-afs-concurrent concurrent $vol $p
 	at $p-afs-minifsx fsx_verify $vol $p-fsx
-	cleanup $p-fsx $p-seq $p-random $p-sparse $p-extend $p-truncate $p-mmap $p-files $p-cc1 $p-cc2 $p-cc3 $p-cc4
+	[ $p = r ] && at r-afs-retry-request retry_request_verify $vol $p-retry
+	cleanup $p-retry $p-fsx $p-seq $p-random $p-sparse $p-extend $p-truncate $p-mmap $p-files $p-cc1 $p-cc2 $p-cc3 $p-cc4
 	umount $MNT
 }
 
