@@ -19,6 +19,12 @@ for s in $suite; do
 		rc=$?
 		[ $rc = 0 ] || fail "suite-$s-exit" "exited with $rc"
 		say "suite $s took $(( $(date +%s) - t0 )) s"
+		# Suites are independent (each can run alone): what one left on
+		# the guest's 2 GiB root (references, the cache) must not fill
+		# it for the next one, whose server may keep its files there.
+		stop_cachefilesd
+		rm -rf "${REF:?}"/* /var/cache/fscache/*
+		say "root after $s: $(df -h --output=used,avail / | tail -1)"
 	else
 		fail "suite-$s" "no such suite"
 	fi
