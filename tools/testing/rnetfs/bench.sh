@@ -14,12 +14,21 @@
 #   RNETFS_BENCH_ENGINES="c rnetfs rnetfs+async_upload=0" bench.sh
 #                         (also rnetfs with module parameters)
 #   RNETFS_BENCH_CEILING=0 bench.sh   without the guest-tmpfs limit runs
+#   RNETFS_BENCH_WORKLOADS=flush RNETFS_BENCH_MSIZES="default 512000" bench.sh
+#                         (only the fsync of dirty data, at 9p's default msize
+#                         and at msize=512000)
+#   RNETFS_BENCH_PROFILE=1 bench.sh   also profile each engine (perf in the
+#                         guest): kernel CPU per MiB per function group
+#                         (RNETFS_BENCH_PROFILE_RUNS=N: N profiled runs each,
+#                         their samples added up)
+#   RNETFS_BENCH_KBUILDS="before=/root/kb-old after=/root/kb-7" bench.sh
+#                         the same bench on each kernel in turn, then a
+#                         before/after table (compare.txt)
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
 OUT=${RNETFS_OUT:-$CACHE/runs/bench-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
-prepare_guest_run "$OUT"
 
 # matplotlib for the plot, in a venv of its own.
 VENV=$CACHE/venv-bench
@@ -31,20 +40,37 @@ fi
 PY=$VENV/bin/python3
 [ -x "$PY" ] || PY=python3
 
-cat >"$RUN/bench.conf" <<CONF
+MSIZES=${RNETFS_BENCH_MSIZES:-default 512000}
+PROFILE=${RNETFS_BENCH_PROFILE:-0}
+n_ms=$(echo $MSIZES | wc -w)
+# The guest's time: an hour and a half per msize, half again with the
+# profiled runs.
+TIMEOUT=${RNETFS_TIMEOUT:-$((5400 * n_ms * (PROFILE == 1 ? 3 : 2) / 2))}
+
+# bench_one DIR: the bench on the kernel of $RNETFS_KBUILD (or the test
+# build), its report in DIR.
+bench_one() {
+	local out=$1 rc=0 host_limit
+	mkdir -p "$out"
+	prepare_guest_run "$out"
+	log "bench on $KB"
+	cat >"$RUN/bench.conf" <<CONF
 ROUNDS=${RNETFS_BENCH_ROUNDS:-3}
 SCALE=${RNETFS_BENCH_SCALE:-1}
 CACHES="${RNETFS_BENCH_CACHES:-loose fscache}"
-WORKLOADS="${RNETFS_BENCH_WORKLOADS:-seq rand files mix}"
+WORKLOADS="${RNETFS_BENCH_WORKLOADS:-seq rand files mix flush}"
 ENGINES="${RNETFS_BENCH_ENGINES:-c rnetfs}"
+MSIZES="$MSIZES"
 CEILING=${RNETFS_BENCH_CEILING:-1}
+PROFILE=$PROFILE
+PROFILE_RUNS=${RNETFS_BENCH_PROFILE_RUNS:-1}
 CONF
-RNETFS_GUEST_MEM=${RNETFS_GUEST_MEM:-2G} KBUILD=$KB ROOTFS_IMG=$IMG \
-	bash "$T/qemu.sh" "$RUN" bench "${RNETFS_TIMEOUT:-5400}"
+	RNETFS_GUEST_MEM=${RNETFS_GUEST_MEM:-2G} KBUILD=$KB ROOTFS_IMG=$IMG \
+		bash "$T/qemu.sh" "$RUN" bench "$TIMEOUT"
 
-# The limit: the sequential volume written on the host straight into the
-# export directory (same page cache, no 9p, no guest).
-host_limit=$(python3 - "$RUN/export" "${RNETFS_BENCH_SCALE:-1}" <<'PY'
+	# The limit: the sequential volume written on the host straight into the
+	# export directory (same page cache, no 9p, no guest).
+	host_limit=$(python3 - "$RUN/export" "${RNETFS_BENCH_SCALE:-1}" <<'PY'
 import os, sys, time
 d, scale = sys.argv[1], int(sys.argv[2])
 size = (1024 // scale) << 20
@@ -60,9 +86,35 @@ print("%.1f" % ((size >> 20) / (time.monotonic() - t)))
 os.unlink(p)
 PY
 )
-"$PY" "$T/bench.py" "$RUN/console.log" "$OUT" "$host_limit"
-rc=$?
-bash "$T/check-log.sh" "$RUN/console.log" || { echo "console not clean: see $RUN/console.log"; rc=1; }
-grep -q "RNETFS-RESULT FAIL" "$RUN/console.log" && { grep "RNETFS-RESULT FAIL" "$RUN/console.log"; rc=1; }
-echo "report: $OUT/report.txt  plot: $OUT/bench.png  console: $RUN/console.log"
+	"$PY" "$T/bench.py" "$RUN/console.log" "$out" "$host_limit" || rc=1
+	bash "$T/check-log.sh" "$RUN/console.log" || { echo "console not clean: see $RUN/console.log"; rc=1; }
+	grep -q "RNETFS-RESULT FAIL" "$RUN/console.log" && { grep "RNETFS-RESULT FAIL" "$RUN/console.log"; rc=1; }
+	[ -s "$RUN/results/failed.txt" ] && { echo "failed in the guest:"; cat "$RUN/results/failed.txt"; rc=1; }
+	grep -q "RNETFS-RESULT PASS bench-done" "$RUN/console.log" || { echo "the bench did not finish: see $RUN/console.log"; rc=1; }
+	echo "report: $out/report.txt  plot: $out/bench.png  console: $RUN/console.log"
+	return $rc
+}
+
+rc=0
+if [ -n "${RNETFS_BENCH_KBUILDS:-}" ]; then
+	# Before/after: the same bench on each kernel in turn (LABEL=DIR, DIR
+	# holding arch/x86/boot/bzImage and fs/rnetfs/rnetfs.ko), then the
+	# runs side by side.
+	pairs=()
+	for p in $RNETFS_BENCH_KBUILDS; do
+		case $p in *=*) ;; *) die "RNETFS_BENCH_KBUILDS: $p is not LABEL=DIR" ;; esac
+		d=${p#*=}
+		[ -f "$d/arch/x86/boot/bzImage" ] && [ -f "$d/fs/rnetfs/rnetfs.ko" ] ||
+			die "RNETFS_BENCH_KBUILDS: no arch/x86/boot/bzImage and fs/rnetfs/rnetfs.ko in $d"
+	done
+	for p in $RNETFS_BENCH_KBUILDS; do
+		lab=${p%%=*}
+		RNETFS_KBUILD=${p#*=} bench_one "$OUT/$lab" || rc=1
+		pairs+=("$lab=$OUT/$lab")
+	done
+	"$PY" "$T/bench.py" --compare "$OUT" "${pairs[@]}" || rc=1
+	echo "before/after: $OUT/compare.txt"
+else
+	bench_one "$OUT" || rc=1
+fi
 exit $rc

@@ -14,6 +14,8 @@ PKGS=fio,stress-ng,samba,cifs-utils,procps,kmod,util-linux,coreutils,attr,acl,xf
 # as debootstrap installs no Recommends (openafs-client recommends
 # openafs-modules-dkms, not wanted: the client is the kernel's kAFS).
 PKGS=$PKGS,openafs-fileserver,openafs-dbserver,openafs-client,openafs-krb5,kafs-client
+# perf, for the bench's kernel profile (RNETFS_BENCH_PROFILE=1, guest/suites/bench.sh).
+PKGS=$PKGS,linux-perf
 KEY=$( (echo "$PKGS"; cat "$T/guest/rnetfs-init" "$0") | sha256sum | cut -c1-12)
 DIR=$CACHE/rootfs-$KEY
 IMG=$DIR/root.img
