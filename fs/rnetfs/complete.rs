@@ -59,10 +59,11 @@ pub(crate) fn terminated(
     if need_retry && !outcome.need_retry {
         STATS.enomem_retried.inc();
     }
+    let now = (stream == Stream::Upload).then(|| state.now_ns());
     let wake = {
         let mut g = state.inner.lock();
         *g.completions.get_mut(stream) += 1;
-        g.ws.terminated(stream, &sreq, result as i64, need_retry)
+        g.ws.terminated_at(stream, &sreq, result as i64, need_retry, now)
     };
     // The filesystem's reference goes here; the stream keeps its own.
     drop(sreq);

@@ -68,38 +68,51 @@ struct Side<'q> {
     unpublished: u64,
     /// The upload stream takes part in the request.
     upload_active: bool,
+    /// The streams that may be planned on. netfs sets a stream's `avail`
+    /// when the request is created (cache) and in `begin_writeback`
+    /// (upload), and a filesystem's `retry_request` may change it: kept
+    /// here, with the retryer's changes picked up from [`Inner::avail`]
+    /// once per folio, instead of taking the submission side's mutex for
+    /// every folio. C reads it without a lock, as late.
+    avail: StreamsAvail,
+    /// The request's file size snapshot (`wreq->i_size`) as last noted:
+    /// only a folio reaching past it changes the request.
+    noted_i_size: u64,
     /// A page index known to be tagged dirty, past the folios seen so far:
     /// until the walk reaches it, no folio is the file's last dirty one,
     /// and the page cache's tags need not be searched again.
     dirty_ahead: usize,
+    /// No page at or past this index was tagged dirty when last looked:
+    /// the search [`DIRTY_STRIDE`] pages ahead is not repeated below it.
+    /// A page dirtied there since only makes a folio look last when it is
+    /// not, which costs a wait, not correctness.
+    clean_from: usize,
 }
 
-impl Side<'_> {
-    fn avail_now(&self) -> StreamsAvail {
-        let avail = self
-            .sink
-            .with_submission(|sub| StreamsAvail {
-                upload: sub.stream_avail(NetfsStream::Upload),
-                cache: sub.stream_avail(NetfsStream::Cache),
-            })
-            .unwrap_or(StreamsAvail {
-                upload: false,
-                cache: false,
-            });
-        // Only a stream that takes part may be planned on; the upload
-        // stream takes part once a folio for the server was seen.
-        StreamsAvail {
-            upload: avail.upload && self.upload_active,
-            cache: avail.cache,
-        }
-    }
+/// How far ahead of a folio the issuer looks for a dirty page first: one
+/// search of the page cache's tags then covers this many pages of a file
+/// dirty throughout, rather than one search per folio.
+const DIRTY_STRIDE: usize = 256;
 
+impl Side<'_> {
     /// Whether the folio of pages `first..=last` is the file's last dirty
-    /// one: no other page is tagged dirty. One search of the tags at most,
-    /// none while a dirty page further on is known.
+    /// one: no other page is tagged dirty. None while a dirty page further
+    /// on is known; else first a search [`DIRTY_STRIDE`] pages ahead, which
+    /// on a file dirty throughout answers for the folios up to what it
+    /// finds; near the end of the dirty data, an exact search per folio.
     fn is_last_dirty(&mut self, first: usize, last: usize) -> bool {
         if self.dirty_ahead > last {
             return false;
+        }
+        let far = last.saturating_add(DIRTY_STRIDE);
+        if far < self.clean_from {
+            match self.mapping.dirty_outside(0, far - 1) {
+                Some(i) => {
+                    self.dirty_ahead = i;
+                    return false;
+                }
+                None => self.clean_from = far,
+            }
         }
         match self.mapping.dirty_outside(first, last) {
             Some(i) => {
@@ -158,11 +171,14 @@ impl<'a> IssuerSide<Building, LockedFolio<'a>> for Side<'_> {
                 })
                 .unwrap_or(false);
             if avail {
-                self.sink.state.inner.lock().ws.activate(Stream::Upload);
+                let mut g = self.sink.state.inner.lock();
+                g.ws.activate(Stream::Upload);
+                g.avail.upload = true;
                 self.upload_active = true;
+                self.avail.upload = true;
             }
         }
-        let avail = self.avail_now();
+        let avail = self.avail;
         if !avail.upload {
             // The filesystem found no way to the server (cifs with no
             // writable handle, afs with no key): the C engine then ends the
@@ -175,7 +191,7 @@ impl<'a> IssuerSide<Building, LockedFolio<'a>> for Side<'_> {
     }
 
     fn avail(&mut self) -> StreamsAvail {
-        self.avail_now()
+        self.avail
     }
 
     fn unanswered_uploads(&mut self) -> usize {
@@ -200,8 +216,11 @@ impl<'a> IssuerSide<Building, LockedFolio<'a>> for Side<'_> {
     }
 
     fn note_i_size(&mut self, folio_end: u64, i_size: u64) {
-        self.sink
-            .with_submission(|sub| sub.note_i_size(folio_end, i_size));
+        if folio_end > self.noted_i_size {
+            self.sink
+                .with_submission(|sub| sub.note_i_size(folio_end, i_size));
+            self.noted_i_size = i_size;
+        }
     }
 
     fn report(&mut self, folio: &LockedFolio<'a>, what: Report) {
@@ -242,6 +261,11 @@ impl<'a> IssuerSide<Building, LockedFolio<'a>> for Side<'_> {
         let pushed = {
             let mut g = self.sink.state.inner.lock();
             g.ws.set_issued_to(pos);
+            // Only a stream that takes part may be planned on.
+            self.avail = StreamsAvail {
+                upload: g.avail.upload && self.upload_active,
+                cache: g.avail.cache,
+            };
             g.ws.push_folio(wb, data_end)
         };
         if let Err(wb) = pushed {
@@ -459,6 +483,7 @@ pub(crate) fn writepages(
         start as u64,
         mapping.nr_pages(),
         eng.max_inflight,
+        eng.adaptive_window,
         eng.max_retries,
         eng.fault.clone(),
     ) {
@@ -471,6 +496,7 @@ pub(crate) fn writepages(
     };
     let req = sub.request().clone();
     let cache = sub.stream_avail(NetfsStream::Cache);
+    let noted_i_size = sub.i_size();
     *state.submit.lock() = Some(sub);
     {
         let mut g = state.inner.lock();
@@ -480,6 +506,7 @@ pub(crate) fn writepages(
         g.wb_lock = Some(WriteRequest::adopt_wb_lock(&req, lock));
         if cache {
             g.ws.activate(Stream::Cache);
+            g.avail.cache = true;
         }
     }
     STATS.live_requests.inc();
@@ -500,7 +527,13 @@ pub(crate) fn writepages(
             room_hint: 0,
             unpublished: start as u64,
             upload_active: false,
+            avail: StreamsAvail {
+                upload: false,
+                cache,
+            },
+            noted_i_size,
             dirty_ahead: 0,
+            clean_from: usize::MAX,
         },
     };
     let mut next = Some(first);

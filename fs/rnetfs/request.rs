@@ -27,7 +27,7 @@
 //! prepares and sends under `submit`, which the issuer takes for every
 //! prepare; so a `prepare_write` of one never overlaps one of the other.
 
-use crate::engine::{state::WriteState, stream::PerStream};
+use crate::engine::{spans::StreamsAvail, state::WriteState, stream::PerStream, window::Window};
 use crate::stats::STATS;
 use kernel::{
     alloc::KVec,
@@ -39,6 +39,7 @@ use kernel::{
     new_condvar, new_mutex, new_spinlock_irq,
     prelude::*,
     sync::{aref::ARef, Arc, CondVar, Mutex, SpinLockIrq},
+    time::{Instant, Monotonic},
     workqueue::{self, impl_has_work, new_work, Work},
 };
 
@@ -96,6 +97,11 @@ pub(crate) struct Inner {
     pub(crate) wb_lock: Option<HeldWbLock>,
     /// The retryer asks the issuer to stop producing subrequests.
     pub(crate) paused: bool,
+    /// The streams' `avail` as netfs last set them: by request creation,
+    /// `begin_writeback` (recorded by the issuer) and the filesystem's
+    /// `retry_request` (recorded by the retryer). The issuer reads it once
+    /// per folio.
+    pub(crate) avail: StreamsAvail,
     /// A stream failed: the first error of each.
     pub(crate) failed: PerStream<Option<i32>>,
     /// Subrequests given back by the filesystem or cache, per stream.
@@ -127,6 +133,8 @@ pub(crate) struct RequestState {
     pub(crate) work: Work<RequestState>,
     /// In-flight bound per stream.
     pub(crate) max_inflight: usize,
+    /// When the request began: the upload window's clock counts from here.
+    pub(crate) born: Instant<Monotonic>,
     /// The engine's fault injector.
     pub(crate) fault: crate::fault::SharedInjector,
 }
@@ -148,20 +156,24 @@ impl RequestState {
         start: u64,
         nf: usize,
         max_inflight: usize,
+        adaptive_window: bool,
         max_retries: u32,
         fault: crate::fault::SharedInjector,
     ) -> Result<Arc<Self>> {
+        let max_inflight = max_inflight.clamp(1, NS);
         let nf = nf.clamp(NF_MIN, NF);
-        let slots = FolioSlots::new(nf)?;
+        let mut ws = WriteState::with_folio_slots(start, max_retries, FolioSlots::new(nf)?);
+        ws.set_window(Window::new(max_inflight, adaptive_window));
         let folios = KVec::with_capacity(nf, GFP_KERNEL)?;
         let sreqs = KVec::with_capacity(2 * NS, GFP_KERNEL)?;
         Arc::pin_init(
             try_pin_init!(Self {
                 inner <- new_spinlock_irq!(Inner {
-                    ws: WriteState::with_folio_slots(start, max_retries, slots),
+                    ws,
                     req: None,
                     wb_lock: None,
                     paused: false,
+                    avail: StreamsAvail { upload: false, cache: false },
                     failed: PerStream::default(),
                     completions: PerStream::default(),
                 }, "RequestState::inner"),
@@ -173,7 +185,8 @@ impl RequestState {
                     failed: PerStream::default(),
                 }, "RequestState::scratch"),
                 work <- new_work!("RequestState::work"),
-                max_inflight: max_inflight.clamp(1, NS),
+                max_inflight,
+                born: Instant::now(),
                 fault,
             }? Error),
             GFP_KERNEL,
@@ -184,6 +197,11 @@ impl RequestState {
     pub(crate) fn wake_collector(self: &Arc<Self>, wq: &workqueue::Queue) {
         // Already queued is fine: one run collects everything.
         let _ = wq.enqueue(self.clone());
+    }
+
+    /// Nanoseconds since the request began, for the upload window.
+    pub(crate) fn now_ns(&self) -> u64 {
+        u64::try_from(self.born.elapsed().as_nanos()).unwrap_or(0)
     }
 
     /// Ends writeback on a folio nobody will write (beyond EOF, no stream).

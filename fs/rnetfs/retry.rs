@@ -13,13 +13,13 @@
 //! is reported like any other.
 
 use crate::complete::netfs_stream;
-use crate::engine::stream::Stream;
+use crate::engine::{spans::StreamsAvail, stream::Stream};
 use crate::request::RequestState;
 use crate::stats::STATS;
 use crate::submit::{submit, warn_once};
 use kernel::{
     netfs::{
-        request::NewSubrequest,
+        request::{NewSubrequest, Stream as NetfsStream},
         trace::{self, RreqTrace, SreqTrace},
     },
     prelude::*,
@@ -57,6 +57,14 @@ pub(crate) fn retry(state: &Arc<RequestState>, s: Stream) {
                     None => Ok(false),
                 };
                 drop(first);
+                if asked.is_ok() {
+                    // The filesystem may have changed what is available.
+                    let avail = StreamsAvail {
+                        upload: sub.stream_avail(NetfsStream::Upload),
+                        cache: sub.stream_avail(NetfsStream::Cache),
+                    };
+                    state.inner.lock().avail = avail;
+                }
                 match asked {
                     Ok(true) => STATS.retry_requests.inc(),
                     Ok(false) => {}

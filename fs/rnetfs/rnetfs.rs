@@ -57,6 +57,10 @@ module! {
             default: 5,
             description: "Retries of a subrequest that makes no progress before it fails",
         },
+        adaptive_window: bool {
+            default: true,
+            description: "Adapt the uploads in flight to the server, between 1 and max_inflight, from their answer times (false: always max_inflight)",
+        },
         async_upload: bool {
             default: true,
             description: "Send uploads from workers, so that several are on the wire while the issuer goes on (false: from the issuer, one at a time for a synchronous filesystem such as 9p)",
@@ -98,6 +102,8 @@ pub(crate) struct Rnetfs {
     /// Whether uploads go to `issue_wq`.
     pub(crate) async_upload: bool,
     pub(crate) max_inflight: usize,
+    /// Whether the upload window adapts (see `engine::window`).
+    pub(crate) adaptive_window: bool,
     pub(crate) max_retries: u32,
     /// Folio filter of the writeback iteration, for tests: see
     /// [`issue::next_folio`].
@@ -173,6 +179,7 @@ impl kernel::InPlaceModule for RnetfsModule {
                 wq: OwnedQueue::new(c"rnetfs", ENGINE_WQ, 0)?,
                 async_upload: module_parameters::async_upload.value(),
                 max_inflight: max_inflight as usize,
+                adaptive_window: module_parameters::adaptive_window.value(),
                 max_retries,
                 filter_stride: u64::from(module_parameters::filter_stride.value()),
                 _debugfs: debugfs::Debugfs::new(fault.as_ref().map_err(|e| *e)?)?,

@@ -66,6 +66,7 @@ stats! {
     relocked: "Folios unlocked to wait for queue room, then relocked.",
     filtered: "Folios left dirty by the filter_stride test hook.",
     throttled: "Waits of the issuer for the in-flight bound.",
+    window_sum: "Sum of the upload window at each upload sent (mean: over upload_prepared).",
     upload_prepared: "Upload subrequests prepared (UL).",
     upload_done: "Upload subrequests terminated (us).",
     upload_failed: "Upload subrequests that reported an error (uf).",

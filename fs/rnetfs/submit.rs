@@ -27,7 +27,7 @@ use crate::request::RequestState;
 use crate::stats::STATS;
 use kernel::{
     alloc::KVec,
-    netfs::request::{NewSubrequest, PreparedSubrequest, Submission, Subrequest},
+    netfs::request::{NewSubrequest, PreparedSubrequest, Submission, Subrequest, WriteRequest},
     new_spinlock,
     page::PAGE_SIZE,
     prelude::*,
@@ -71,19 +71,24 @@ impl Sink<'_> {
 
     /// Waits until `stream` may have another subrequest: below the in-flight
     /// bound, room in its queue, and no retry in progress. No folio is locked
-    /// by the issuer here. Returns false, at once, for a stream that does
-    /// not take part in the request: it will never have room.
-    fn throttle(&self, stream: Stream) -> bool {
+    /// by the issuer here. Returns the request, or `Err` at once for a
+    /// stream that does not take part in the request (it will never have
+    /// room) and `Ok(None)` once the request is gone.
+    fn throttle(&self, stream: Stream) -> Result<Option<ARef<WriteRequest>>, ()> {
         let st = &self.state;
         let mut g = st.inner.lock();
         loop {
             if !g.ws.is_active(stream) {
-                return false;
+                return Err(());
             }
             let room = g.ws.stream_room(stream);
             let used = crate::request::NS - room;
-            if !g.paused && used < st.max_inflight && room > 0 {
-                return true;
+            let bound = match stream {
+                Stream::Upload => g.ws.window().limit(),
+                Stream::Cache => st.max_inflight,
+            };
+            if !g.paused && used < bound && room > 0 {
+                return Ok(g.req.clone());
             }
             STATS.throttled.inc();
             st.progress.wait(&mut g);
@@ -110,11 +115,11 @@ impl Sink<'_> {
 
 impl StreamSink<Building> for Sink<'_> {
     fn prepare(&mut self, stream: Stream, start: u64) -> Option<(Building, Limits)> {
-        if !self.throttle(stream) {
+        let Ok(req) = self.throttle(stream) else {
             self.setup_failed(stream, "a span planned on a stream not in the request");
             return None;
-        }
-        let req = self.state.inner.lock().req.clone()?;
+        };
+        let req = req?;
         // From netfs's mempool: it waits rather than fail.
         let Ok(new) = NewSubrequest::alloc(&req, netfs_stream(stream), start) else {
             self.setup_failed(stream, "subrequest allocation failed");
@@ -156,11 +161,15 @@ impl StreamSink<Building> for Sink<'_> {
     }
 
     fn issue(&mut self, stream: Stream, b: Building, _start: u64, len: u64, _nr_segs: u32) {
-        self.state
-            .inner
-            .lock()
-            .ws
-            .set_sreq_len(stream, &b.handle, len);
+        let now = (stream == Stream::Upload).then(|| self.state.now_ns());
+        let window = {
+            let mut g = self.state.inner.lock();
+            g.ws.set_sreq_len_at(stream, &b.handle, len, now);
+            g.ws.window().limit()
+        };
+        if stream == Stream::Upload {
+            STATS.window_sum.add(window as u64);
+        }
         drop(b.handle);
         match stream {
             Stream::Upload => STATS.upload_bytes.add(len),

@@ -13,3 +13,4 @@ pub(crate) mod spans;
 pub(crate) mod state;
 pub(crate) mod stream;
 pub(crate) mod tile;
+pub(crate) mod window;

@@ -10,6 +10,7 @@
 
 use super::ring::{Ring, RingBuf, Slots};
 use super::stream::{PerStream, Stream};
+use super::window::Window;
 
 /// `EIO`, reported when retries give up without an error of their own.
 const EIO: i32 = 5;
@@ -46,6 +47,10 @@ pub(crate) struct Sreq<S> {
     pub(crate) piece_end: u64,
     /// Error of the last attempt that failed with a retryable error.
     pub(crate) last_error: Option<i32>,
+    /// When it was handed to the filesystem (ns) and how many of its
+    /// stream were in flight then, itself included: a sample for the
+    /// upload window once answered. `None` for a retry.
+    pub(crate) sent: Option<(u64, usize)>,
 }
 
 impl<S> Sreq<S> {
@@ -165,6 +170,8 @@ pub(crate) struct WriteState<S, F, const NS: usize, FB: FolioSlots<F>> {
     collected_to: u64,
     /// Retries without progress after which a subrequest fails.
     max_retries: u32,
+    /// The upload stream's in-flight window.
+    window: Window,
 }
 
 impl<S, F, const NS: usize, const NF: usize> WriteState<S, F, NS, [Option<(F, u64)>; NF]> {
@@ -181,6 +188,7 @@ impl<S, F, const NS: usize, const NF: usize> WriteState<S, F, NS, [Option<(F, u6
             all_queued: false,
             collected_to: start,
             max_retries,
+            window: Window::new(NS, false),
         }
     }
 }
@@ -196,7 +204,18 @@ impl<S, F, const NS: usize, FB: FolioSlots<F>> WriteState<S, F, NS, FB> {
             all_queued: false,
             collected_to: start,
             max_retries,
+            window: Window::new(NS, false),
         }
+    }
+
+    /// Bounds the uploads in flight by `window` (by default: fixed at `NS`).
+    pub(crate) fn set_window(&mut self, window: Window) {
+        self.window = window;
+    }
+
+    /// The upload stream's window as it stands.
+    pub(crate) fn window(&self) -> &Window {
+        &self.window
     }
 
     /// Makes `stream` take part; an inactive stream is ignored by
@@ -296,6 +315,7 @@ impl<S, F, const NS: usize, FB: FolioSlots<F>> WriteState<S, F, NS, FB> {
                 attempts: 0,
                 piece_end: start,
                 last_error: None,
+                sent: None,
             })
             .is_err()
         {
@@ -319,6 +339,22 @@ impl<S, F, const NS: usize, FB: FolioSlots<F>> WriteState<S, F, NS, FB> {
     where
         S: PartialEq,
     {
+        self.set_sreq_len_at(stream, handle, len, None)
+    }
+
+    /// As [`Self::set_sreq_len`], recording that the subrequest is sent at
+    /// `now` (ns), for the upload window.
+    pub(crate) fn set_sreq_len_at(
+        &mut self,
+        stream: Stream,
+        handle: &S,
+        len: u64,
+        now: Option<u64>,
+    ) -> bool
+    where
+        S: PartialEq,
+    {
+        let load = self.in_flight(stream).saturating_add(1);
         let st = self.streams.get_mut(stream);
         let Some(e) = st.sreqs.iter_mut().find(|e| {
             !e.issued() && e.state == SreqState::InFlight && e.handle.as_ref() == Some(handle)
@@ -328,6 +364,7 @@ impl<S, F, const NS: usize, FB: FolioSlots<F>> WriteState<S, F, NS, FB> {
         // Positions beyond u64::MAX cannot be addressed.
         e.len = len.min(u64::MAX.saturating_sub(e.start));
         e.piece_end = e.end();
+        e.sent = now.map(|t| (t, load));
         if e.len == 0 {
             e.state = SreqState::Done;
         }
@@ -350,6 +387,22 @@ impl<S, F, const NS: usize, FB: FolioSlots<F>> WriteState<S, F, NS, FB> {
         handle: &S,
         result: i64,
         fs_need_retry: bool,
+    ) -> bool
+    where
+        S: PartialEq,
+    {
+        self.terminated_at(stream, handle, result, fs_need_retry, None)
+    }
+
+    /// As [`Self::terminated`], at `now` (ns): an upload written whole in
+    /// one go is a sample for the upload window.
+    pub(crate) fn terminated_at(
+        &mut self,
+        stream: Stream,
+        handle: &S,
+        result: i64,
+        fs_need_retry: bool,
+        now: Option<u64>,
     ) -> bool
     where
         S: PartialEq,
@@ -388,6 +441,11 @@ impl<S, F, const NS: usize, FB: FolioSlots<F>> WriteState<S, F, NS, FB> {
             }
         }
         let settled_done = e.state == SreqState::Done;
+        if let (Stream::Upload, true, Some((sent, load)), Some(now)) =
+            (stream, settled_done, e.sent, now)
+        {
+            self.window.answered(sent, now, load);
+        }
         index == 0 || !settled_done || self.in_flight(stream) == 0
     }
 
@@ -582,6 +640,8 @@ impl<S, F, const NS: usize, FB: FolioSlots<F>> WriteState<S, F, NS, FB> {
         };
         e.piece_end = e.resume_at().saturating_add(piece);
         e.state = SreqState::InFlight;
+        // A retry's answer time says nothing about the server's queue.
+        e.sent = None;
         e.attempts = e.attempts.saturating_add(1);
         Ok(e.handle.replace(new_handle))
     }

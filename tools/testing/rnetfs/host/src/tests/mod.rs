@@ -12,3 +12,4 @@ mod sim;
 mod spans;
 mod state;
 mod tile;
+mod window;
