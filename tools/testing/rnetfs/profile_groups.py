@@ -21,14 +21,18 @@ import shutil
 import subprocess
 
 GROUPS = [
-    # Not CPU spent on anything: the idle loop, the profiler itself (its
-    # process and the sample handling), user space. Shown, never counted.
+    # Not CPU spent on writeback: the idle loop, the profiler itself (its
+    # process and the sample handling), user space, a server in the guest.
+    # Shown, never counted.
     ("idle", [
         r"^(default_idle|default_idle_call|arch_cpu_idle|do_idle|cpu_idle_poll|poll_idle|"
         r"cpuidle_\w+|acpi_idle\w*|intel_idle\w*|mwait_idle\w*|native_safe_halt|"
         r"pv_native_safe_halt|halt|cpu_startup_entry|amd_e400_idle|__cpuidle\w*)$"]),
     ("profiler", [r"^\[perf\]$", r"^(__)?perf_\w+$"]),
     ("user", [r"^\[user\]$"]),
+    # The server afs or cifs writes to, when it runs in the guest (OpenAFS,
+    # Samba; guest/profile.py tells them by their command name).
+    ("in-guest server", [r"^\[server\]$"]),
     # Waking and switching to another thread: queueing work (the uploads
     # handed to rnetfs's workers, the collector's work item), wake-ups,
     # the scheduler, and the IPIs a wake-up on the other vCPU sends; also
@@ -76,7 +80,8 @@ GROUPS = [
         r"rmqueue\w*|__rmqueue\w*|alloc_frozen_pages\w*|folio_alloc\w*|"
         r"__put_partials|put_cpu_partial|get_partial_node\w*|refill_obj_stock|"
         r"obj_cgroup_\w+|__?memcg_slab_\w+|mod_objcg_state|consume_obj_stock|"
-        r"__refill_stock|drain_obj_stock|__folio_put|free_pcppages_bulk)$"]),
+        r"__refill_stock|drain_obj_stock|__folio_put|free_pcppages_bulk|alloc_from_pcs\w*|"
+        r"__pcs_\w+|free_to_pcs\w*)$"]),
     # A folio leaving writeback: clearing the flag, waking its waiters,
     # the writeback accounting (per-wb proportions, memcg and node stats).
     ("folio end", [
@@ -107,7 +112,7 @@ GROUPS = [
     # Tiling: cutting the dirty data into subrequests (where one ends and
     # the next starts, the iterators over the folio queue).
     ("tiling", [
-        r"rnetfs::engine::(tile|feed|span|ring)::",
+        r"rnetfs::engine::(tile|feed|spans?|ring)::",
         r"^(netfs_advance_write|netfs_limit_\w+|iov_iter_folio_queue|"
         r"iov_iter_advance|iov_iter_truncate|netfs_write_subrequest_ready)$"]),
     # Issue: the walk over the dirty folios (writeback_iter, the page
@@ -136,9 +141,9 @@ GROUPS = [
     ("9p/transport", [
         r"^(p9_\w+|v9fs_\w+|virtio\w*|vring_\w+|virtqueue_\w+|vp_\w+|vm_notify|"
         r"pack_sg_list\w*|sg_\w+|__sg_\w+|iov_iter_get_pages\w*|iov_iter_extract\w*|"
-        r"iov_iter_npages|afs_\w+|rxrpc_\w+|udp\w*|__udp\w*|ip_\w+|__ip_\w+|ip6_\w+|"
+        r"iov_iter_npages|iter_folioq_get_pages|iter_xarray_get_pages|afs_\w+|rxrpc_\w+|udp\w*|__udp\w*|ip_\w+|__ip_\w+|ip6_\w+|"
         r"net_\w+|__netif_\w+|netif_\w+|napi_\w+|__napi_\w+|__dev_queue_xmit|"
-        r"dev_hard_start_xmit|loopback_xmit|process_backlog|skb_\w+|__skb_\w+|"
+        r"dev_hard_start_xmit|loopback_xmit|process_backlog|enqueue_to_backlog|netif_rx\w*|skb_\w+|__skb_\w+|"
         r"kfree_skb\w*|__kfree_skb|sock_\w+|sk_\w+|cifs_\w+|smb\w*|SMB2_\w+|"
         r"tcp_\w+|__tcp_\w+|inet_\w+|__inet_\w+|ipv6_\w+|crypto_\w+)$"]),
     # The local cache: cachefiles and fscache, and the ext4 and block
@@ -154,10 +159,10 @@ GROUPS = [
         r"rep_movs_alternative|copy_user_\w+|_copy_from_iter\w*|_copy_to_iter|"
         r"copy_page_from_iter\w*|copy_page_to_iter\w*|copy_folio_from_iter\w*|"
         r"__copy_from_user\w*|raw_copy_\w+|memset\w*|__memset|clear_page\w*|"
-        r"csum_\w+|crc32\w*|__crc32\w*|sha256\w*)$"]),
+        r"csum_\w+|crc32\w*|__crc32\w*|sha256\w*|__pi_mem\w+)$"]),
 ]
 # Groups that are no CPU spent by writeback (shown, not counted).
-EXCLUDED = ("idle", "profiler", "user")
+EXCLUDED = ("idle", "profiler", "user", "in-guest server")
 # The order of the profile table (GROUPS is the order the rules are tried).
 ORDER = ["issue", "tiling", "collection", "folio end", "worker hand-off", "locks", "alloc",
          "9p/transport", "cache", "copy", "other"]

@@ -10,8 +10,9 @@ Only samples between T0 and T1 (CLOCK_BOOTTIME ns, the clock perf was told
 to use) count. Prints a header "# samples=N window_ns=N period_ns=N
 ncpu=N" (samples * period against window * ncpu: how many were lost) and
 one "COUNT<TAB>SYMBOL<TAB>MODULE" line per function, most samples first;
-user-space samples are "[user]", the profiler's own are "[perf]" (module
-"-"). The symbols stay mangled: the host demangles them (bench.py,
+user-space samples are "[user]", the profiler's own are "[perf]", those of
+a server running in the guest (OpenAFS, Samba) "[server]" (module "-").
+The symbols stay mangled: the host demangles them (bench.py,
 profile_groups.py).
 """
 import bisect
@@ -35,6 +36,9 @@ order = sorted(range(len(addrs)), key=addrs.__getitem__)
 addrs = [addrs[i] for i in order]
 names = [names[i] for i in order]
 
+# The servers the bench runs in the guest (afs's OpenAFS, cifs's Samba):
+# their CPU, user and kernel, is not the client's writeback.
+SERVERS = ("fileserver", "volserver", "vlserver", "ptserver", "bosserver", "smbd")
 pat = re.compile(r"^\s*(.*?)\s+(\d+)\s+(\d+)\.(\d+):\s+([0-9a-f]+)")
 counts = collections.Counter()
 n = 0
@@ -49,6 +53,8 @@ for line in sys.stdin:
     comm, ip = m.group(1), int(m.group(5), 16)
     if comm in ("perf", "perf-exec"):
         counts[("[perf]", "-")] += 1
+    elif comm in SERVERS:
+        counts[("[server]", "-")] += 1
     elif ip < 0xffff800000000000:
         counts[("[user]", "-")] += 1
     else:
