@@ -196,3 +196,59 @@ t() {
 	say "--- $name"
 	if "$@"; then pass "$name"; else fail "$name"; fi
 }
+
+# ---- per-test subrequest counts (the afs and cifs suites) ----
+
+engine_name() { rnetfs_loaded && echo rnetfs || echo C; }
+# One seed per workload, the same for rnetfs and the C engine (the names
+# differ in their r-/c- prefix only), so that their subrequest counts can
+# be compared: from the suite's base $SEED (which it prints).
+seed_for() { echo $(( (SEED + $(echo "${1#?-}" | cksum | cut -d' ' -f1)) % 1000003 )); }
+
+# Subrequest counters on one "key=value ..." line: rnetfs's (empty without
+# the module; COUNTER_KEYS), netfs's and cachefiles'.
+COUNTER_KEYS="writepages upload_prepared upload_done upload_failed upload_bytes cache_prepared cache_done cache_failed cache_bytes retry_rounds retried"
+counters() {
+	local k
+	for k in $COUNTER_KEYS; do echo -n "${k}=$(stat_of $k) "; done
+	echo -n "WP=$(netfs_stat Writes WP) UL=$(netfs_stat UpldOps UL) us=$(netfs_stat UpldOps us) uf=$(netfs_stat UpldOps uf) "
+	echo -n "WR=$(netfs_stat CaWrOps WR) ws=$(netfs_stat CaWrOps ws) wq=$(netfs_stat Retries wq) wrs=$(netfs_stat Retries ws) "
+	echo "cachefiles_wr=$(fscache_io wr) cachefiles_rd=$(fscache_io rd)"
+}
+# The difference of two counters() lines, only what moved.
+delta() { python3 ./cases.py counter_delta "$1" "$2"; }
+# t with the subrequest counts printed, and kept as "NAME ENGINE DELTA" in
+# the file $AT_TABLE if the suite set it: at NAME FUNCTION ARGS...
+at() {
+	local name=$1 c0 c1 t0 d; shift
+	c0=$(counters); t0=$(date +%s)
+	t "$name" "$@"
+	c1=$(counters)
+	d=$(delta "$c0" "$c1")
+	say "$name: $(engine_name), $(($(date +%s) - t0)) s, subrequests: $d"
+	[ -z "${AT_TABLE:-}" ] || echo "$name $(engine_name) $d" >>"$AT_TABLE"
+}
+
+# No task may stay in uninterruptible sleep (D): one seen in every look
+# over about 5 s is reported (its stack too) and fails.
+no_d_state() {
+	local i p d=" " left
+	for p in /proc/[0-9]*; do
+		[ "$(awk '{ print $3 }' $p/stat 2>/dev/null)" = D ] && d="$d${p#/proc/} "
+	done
+	for i in 1 2 3 4 5; do
+		[ "$d" = " " ] && return 0
+		sleep 1
+		left=" "
+		for p in $d; do
+			[ "$(awk '{ print $3 }' /proc/$p/stat 2>/dev/null)" = D ] && left="$left$p "
+		done
+		d=$left
+	done
+	[ "$d" = " " ] && return 0
+	for p in $d; do
+		say "task $p ($(cat /proc/$p/comm 2>/dev/null)) stays in D state:"
+		cat /proc/$p/stack >/dev/console 2>&1
+	done
+	return 1
+}

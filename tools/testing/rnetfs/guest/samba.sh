@@ -11,6 +11,10 @@
 #   [small]  $SMB_SMALL, a tmpfs of $SMB_SMALL_SIZE (server-side ENOSPC)
 #   [rofs]   $SMB_ROFS, an ext4 on a loop device, errors=remount-ro (a
 #            share turned read-only under open writers)
+#   [big]    $SMB_BIG, a directory of the 9p export (qemu.sh's "export",
+#            on the host's disk) mounted on $SMB_BIG_MNT without a page
+#            cache (cache=none): room for a file larger than the guest's
+#            memory, which the 2 GiB root cannot hold (smb_big_mount)
 # Its logs go to the run share ($RUN/samba), next to the console log.
 
 SMB_USER=rnetfs
@@ -19,6 +23,8 @@ SMB_DIR=/srv/smb
 SMB_SMALL=/srv/smb-small
 SMB_SMALL_SIZE=${SMB_SMALL_SIZE:-24m}
 SMB_ROFS=/srv/smb-rofs
+SMB_BIG_MNT=/srv/smb-big
+SMB_BIG=$SMB_BIG_MNT/cifs-big
 SMB_CONF=/etc/samba/smb.conf
 SMB_LOG=$RUN/samba
 SMB_MNT_OPTS="username=$SMB_USER,password=$SMB_PASS,vers=3.1.1,nosharesock"
@@ -62,6 +68,11 @@ smb_conf() {
 
 [rofs]
 	path = $SMB_ROFS
+	read only = no
+	force user = $SMB_USER
+
+[big]
+	path = $SMB_BIG
 	read only = no
 	force user = $SMB_USER
 EOC
@@ -133,6 +144,13 @@ smb_rofs_fresh() {
 	rm -f $img
 	truncate -s 32M $img && mkfs.ext4 -q -F $img && mount -o loop,errors=remount-ro $img $SMB_ROFS || return 1
 	chown $SMB_USER $SMB_ROFS
+}
+# [big]'s directory, on the 9p export (umount $SMB_BIG_MNT when done).
+smb_big_mount() {
+	mkdir -p $SMB_BIG_MNT
+	mountpoint -q $SMB_BIG_MNT || mount_9p export $SMB_BIG_MNT none ||
+		{ say "samba: no 9p export for [big]"; return 1; }
+	mkdir -p $SMB_BIG && chown $SMB_USER $SMB_BIG
 }
 smb_rofs_readonly() {
 	local dev

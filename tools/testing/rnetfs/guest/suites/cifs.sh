@@ -10,9 +10,16 @@
 # check that no upload exceeded the limit cifs prepared it with; smbd
 # killed under a large write and an mmap write (reconnect, retry); a full
 # share and a share turned read-only (fsync's errno, the same for both
-# engines).
+# engines); odd and bad mount options (refused, or working, never hanging);
+# the writeback that finds no writable handle (the upload stream left
+# unavailable: rnetfs must not lose the bytes silently, the C engine's
+# outcome is recorded); a file larger than the guest's memory, on a share
+# backed by the 9p export; the cold re-read from the cache after a remount.
 # CIFS_SEQ_MB, CIFS_SEED: the sequential size and the base seed;
-# CIFS_MODES, CIFS_PHASES: a part of the run only (for development).
+# CIFS_MODES, CIFS_PHASES: a part of the run only (for development; the
+# phases separated by spaces or commas, so that a kernel parameter
+# CIFS_PHASES=a,b, which reaches the guest's environment, can name them:
+# RNETFS_APPEND=CIFS_PHASES=options,nohandle run-tests.sh cifs).
 # The short variant (the default) runs cache=loose with the seq, random,
 # mmap and concurrent workloads only; RNETFS_LONG=1 runs all of them there
 # too.
@@ -30,37 +37,9 @@ TABLE=$RUN/results/cifs-subrequests.txt
 : >$TABLE
 rm -f $RUN/results/cifs-kill.txt
 say "cifs: seed $SEED"
-seed_for() { echo $(( (SEED + $(echo "${1#?-}" | cksum | cut -d' ' -f1)) % 1000003 )); }
-engine() { rnetfs_loaded && echo rnetfs || echo C; }
-
-# Subrequest counters: rnetfs's (when loaded) and netfs's.
-KEYS_R="writepages upload_prepared upload_done upload_failed upload_bytes cache_prepared cache_done cache_failed cache_bytes retry_rounds retried"
-counters() {
-	local k
-	for k in $KEYS_R; do echo -n "${k}=$(stat_of $k) "; done
-	echo -n "WP=$(netfs_stat Writes WP) UL=$(netfs_stat UpldOps UL) us=$(netfs_stat UpldOps us) uf=$(netfs_stat UpldOps uf) "
-	echo -n "WR=$(netfs_stat CaWrOps WR) ws=$(netfs_stat CaWrOps ws) wq=$(netfs_stat Retries wq) wrs=$(netfs_stat Retries ws) "
-	echo "cachefiles_wr=$(fscache_io wr) cachefiles_rd=$(fscache_io rd)"
-}
-# The difference of two counters() lines, only what moved.
-delta() {
-	python3 - "$1" "$2" <<'PY'
-import sys
-a, b = (dict(kv.split("=", 1) for kv in s.split()) for s in sys.argv[1:3])
-print(" ".join("%s=%d" % (k, int(b[k] or 0) - int(a.get(k) or 0))
-               for k in b if b[k] and int(b[k] or 0) != int(a.get(k) or 0)) or "nothing")
-PY
-}
-# t with the subrequest counts, printed and kept in $TABLE: at NAME FUNCTION ARGS...
-at() {
-	local name=$1 c0 c1 t0 d; shift
-	c0=$(counters); t0=$(date +%s)
-	t "$name" "$@"
-	c1=$(counters)
-	d=$(delta "$c0" "$c1")
-	say "$name: $(engine), $(($(date +%s) - t0)) s, subrequests: $d"
-	echo "$name $(engine) $d" >>$TABLE
-}
+# lib.sh's at (t with the subrequest counts: counters, delta) keeps each
+# test's counts in $TABLE, for cifs_table.py.
+AT_TABLE=$TABLE
 
 # The mount under test: cifs_remount re-mounts it with the same options.
 OPTS=""
@@ -77,20 +56,7 @@ cifs_remount() {
 # engine, netfs's own upload counter moved (not the unbuffered path).
 # carried NAME BEFORE(counters) AFTER(counters) [r|c]
 carried() {
-	python3 - "$1" "$2" "$3" "${4:-$(rnetfs_loaded && echo r || echo c)}" <<'PY'
-import sys
-name, a, b, eng = sys.argv[1:5]
-a, b = (dict(kv.split("=", 1) for kv in s.split()) for s in (a, b))
-d = lambda k: int(b.get(k) or 0) - int(a.get(k) or 0)
-if eng == "r":
-    ok = d("writepages") > 0 and d("upload_done") > 0 and d("upload_bytes") > 0
-    print("RNETFS: %s: rnetfs writepages +%d, uploads +%d (%d bytes)"
-          % (name, d("writepages"), d("upload_done"), d("upload_bytes")))
-else:
-    ok = d("WP") > 0 and d("UL") > 0
-    print("RNETFS: %s: C writepages +%d, uploads +%d" % (name, d("WP"), d("UL")))
-sys.exit(0 if ok else 1)
-PY
+	python3 ./cifs_cases.py carried "$1" "$2" "$3" "${4:-$(rnetfs_loaded && echo r || echo c)}"
 }
 
 # The server's view of NAME (file or directory) against the reference:
@@ -155,7 +121,7 @@ concurrent() {
 verify_can_fail() {
 	local name=$1
 	python3 ./wtool.py seq "$MNT/$name" "$REF/$name" $((64 << 10)) 5 --fsync || return 1
-	python3 -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(4097); b = f.read(1); f.seek(4097); f.write(bytes([b[0] ^ 1]))' "$REF/$name"
+	python3 ./cases.py flip_byte "$REF/$name" 4097 || return 1
 	if server_same "$name" 2>/dev/null; then say "a changed reference went unnoticed"; return 1; fi
 	rm -f "$MNT/$name" "$REF/$name"
 }
@@ -267,6 +233,70 @@ cached_verify() {
 	[ "${wr1:-0}" -gt "${wr0:-0}" ] || { say "$name: nothing written to the cache"; return 1; }
 }
 
+# The cold re-read: written (both streams) and fsync'ed, then unmounted,
+# the page cache dropped, mounted again and read back: cachefiles must
+# have served reads (its rd counter moved) and the bytes must be the
+# reference's, as must the share's backing file. Two things of cifs's
+# would otherwise make that first cold read miss, with either engine:
+#  - the object written by the mount that created the file is not found
+#    by the next mount at all (no check in the cachefiles_coherency trace:
+#    it is looked up under another key, cifs's key being the server's
+#    inode number and creation time as that mount had them): the file is
+#    created empty and the mount made again before it is written;
+#  - the object's coherency data are the inode's mtime and ctime as the
+#    last writer closed it, which are the client's own, not the times the
+#    server gave the file when the writeback reached it ("BAD aux" then):
+#    once the writer closed, the times are refreshed from the server
+#    (actimeo=1, closetimeo=1: 2 s later) and the file opened for writing
+#    and closed again, which stores them in the object.
+# Then the first cold read must be served from what the engine wrote to
+# the cache. COLD_PLAIN=1 does neither: the first cold read then refills
+# the object from the server (copy-to-cache, the cache stream alone) and
+# the second must be served from that. Which pass was served is printed;
+# the coherency events are kept in results/cifs-trace-NAME.txt.
+file_times() { say "$1: $2: $(stat -c 'birth %W mtime %.9Y ctime %.9Z ino %i size %s' "$MNT/$1")"; }
+cold_reread() {
+	local name=$1 pass rd0 rd1 wr0 wr1 hit="" last=1 f=$RUN/results/cifs-trace-$1.txt
+	wr0=$(fscache_io wr)
+	if [ "${COLD_PLAIN:-0}" != 1 ]; then
+		: >"$MNT/$name"
+		file_times "$name" created
+		cifs_remount || return 1
+		file_times "$name" remounted
+	fi
+	python3 ./wtool.py seq "$MNT/$name" "$REF/$name" $((8 << 20)) "$(seed_for "$name")" --fsync || return 1
+	no_writeback_left || return 1
+	file_times "$name" written
+	wr1=$(fscache_io wr)
+	[ "${wr1:-0}" -gt "${wr0:-0}" ] || { say "$name: nothing written to the cache"; return 1; }
+	if [ "${COLD_PLAIN:-0}" = 1 ]; then
+		last=2
+	else
+		sleep 2
+		stat -c "$name: mtime %y ctime %z from the server" "$MNT/$name" | sed 's/^/RNETFS: /' >/dev/console
+		(exec 3<>"$MNT/$name") || return 1
+	fi
+	: >$f
+	echo 1 >$TR/tracing_on
+	echo 1 >$TR/events/cachefiles/cachefiles_coherency/enable
+	for pass in $(seq 1 $last); do
+		echo >$TR/trace
+		cifs_remount || return 1
+		file_times "$name" "remounted for pass $pass"
+		rd0=$(fscache_io rd)
+		cmp "$MNT/$name" "$REF/$name" >/dev/console || { say "$name: cold read $pass differs"; return 1; }
+		rd1=$(fscache_io rd)
+		grep cachefiles_coherency $TR/trace >>$f
+		say "$name: cold read $pass: cachefiles reads $rd0 -> $rd1; $(grep -E '^(IO|Acquire|Invals)' /proc/fs/fscache/stats | tr -s ' \n' ' ')"
+		say "$name: cold read $pass: coherency: $(grep cachefiles_coherency $TR/trace | grep -oE '(BAD|OK|SET) [a-z]*' | sort | uniq -c | tr -s ' \n' ' ')"
+		[ "${rd1:-0}" -gt "${rd0:-0}" ] && { hit=$pass; break; }
+	done
+	echo 0 >$TR/events/cachefiles/cachefiles_coherency/enable
+	[ -n "$hit" ] || { say "$name: the re-read was not served from the cache"; return 1; }
+	say "$name: cold read $hit served from the cache"
+	cmp $SMB_DIR/$name $REF/$name >/dev/console || { say "$name: the backing file differs"; return 1; }
+}
+
 fscache_workloads() {
 	local p=$1
 	mnt "cache=strict,wsize=$WSIZE,fsc" || { fail $p-cifs-fscache-mount; return; }
@@ -274,7 +304,9 @@ fscache_workloads() {
 	at $p-fscache-random-4m cached_verify random $((4 << 20)) $p-fc-random
 	at $p-fscache-mmap-4m cached_verify mmap $((4 << 20)) $p-fc-mmap
 	at $p-fscache-extend-8m cached_verify extend $((8 << 20)) $p-fc-extend
-	cleanup $p-fc-seq $p-fc-random $p-fc-mmap $p-fc-extend
+	at $p-fscache-cold-reread cold_reread $p-fc-cold
+	COLD_PLAIN=1 at $p-fscache-cold-reread-plain cold_reread $p-fc-cold2
+	cleanup $p-fc-seq $p-fc-random $p-fc-mmap $p-fc-extend $p-fc-cold $p-fc-cold2
 	umount $MNT
 }
 
@@ -382,8 +414,8 @@ kill_serving() {
 	readable "$MNT/$name" || rc=1
 	python3 ./cifs_credits.py --wsize $(wsize_of) --max-credits $maxc $f >/dev/console || rc=1
 	server_same "$name" || lost=yes
-	say "$name: $(engine), $OPTS: writer ${e:-ok}, bytes lost: $lost"
-	echo "$name $(engine) writer=${e:-ok} lost=$lost" >>$RUN/results/cifs-kill.txt
+	say "$name: $(engine_name), $OPTS: writer ${e:-ok}, bytes lost: $lost"
+	echo "$name $(engine_name) writer=${e:-ok} lost=$lost" >>$RUN/results/cifs-kill.txt
 	if [ $want = all ]; then
 		[ $wrc = 0 ] && [ $lost = no ] || rc=1
 	else
@@ -432,30 +464,7 @@ rofs_share() {
 	smb_rofs_fresh || return 1
 	cifs_mount rofs $d "cache=strict,wsize=$WSIZE" || return 1
 	python3 ./wtool.py seq $d/acked $REF/$p-rofs-acked $((2 << 20)) 31 --fsync || { umount $d; return 1; }
-	SMB_ROFS=$SMB_ROFS python3 - $d/live <<'PY' >/tmp/$p-rofs.out 2>&1
-import os, subprocess, sys
-fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
-os.write(fd, os.urandom(8 << 20))
-dev = subprocess.run(["findmnt", "-no", "SOURCE", os.environ["SMB_ROFS"]], capture_output=True, text=True).stdout.strip()
-open("/sys/fs/ext4/%s/trigger_fs_error" % os.path.basename(dev), "w").write("1")
-try:
-    os.write(fd, os.urandom(4 << 20))
-    print("write after: ok")
-except OSError as e:
-    print("write after:", e)
-try:
-    os.fsync(fd)
-    print("fsync: ok")
-    sys.exit(1)
-except OSError as e:
-    print("fsync errno", e.errno, e)
-try:
-    os.close(fd)
-    print("close: ok")
-except OSError as e:
-    print("close errno", e.errno, e)
-PY
-	[ $? = 0 ] || rc=1
+	python3 ./cifs_cases.py rofs_live $d/live $SMB_ROFS >/tmp/$p-rofs.out 2>&1 || rc=1
 	sed "s/^/RNETFS: $p-rofs: /" /tmp/$p-rofs.out >/dev/console
 	! touch $SMB_ROFS/.probe 2>/dev/null || { say "$p-rofs: the share's ext4 did not turn read-only"; rc=1; }
 	e=$(awk '$1 == "fsync" && $2 == "errno" { print $3 }' /tmp/$p-rofs.out)
@@ -468,6 +477,162 @@ PY
 		{ say "$p-rofs: wrote to a read-only share"; rc=1; }
 	umount $d || rc=1
 	cmp $SMB_ROFS/acked $REF/$p-rofs-acked >/dev/console || { say "$p-rofs: the fsync'ed file changed"; rc=1; }
+	return $rc
+}
+
+# ---- a file larger than the guest's memory ----
+
+# MemTotal and an eighth more, written through cifs (the default wsize) to
+# [big], on the 9p export: writeback runs under memory pressure, from
+# reclaim and the flusher, not only from fsync. No reference copy (it would
+# not fit either): the writer's sha256 is checked by the host on the
+# export (host-bytes:cifs-big/P-big) once the run is over, and here the
+# backing file's size once the client unmounted; the last 64 MiB are read
+# back through cifs first (no folio left locked).
+bigger_than_ram() {
+	local p=$1 d=/mnt/cifs-big name=$1-big size out c0 c1 rc=0
+	size=$(awk '/^MemTotal:/ { print int($2 / 1024 * 9 / 8) }' /proc/meminfo)
+	smb_big_mount || return 1
+	rm -f $SMB_BIG/$name
+	cifs_mount big $d "cache=strict" || { umount $SMB_BIG_MNT; return 1; }
+	c0=$(counters)
+	out=$(python3 ./wtool.py big $d/$name - $((size << 20)) "$(seed_for "$name")" --fsync) || rc=1
+	say "$name: $size MiB written (guest memory $(awk '/^MemTotal:/ { print int($2 / 1024) }' /proc/meminfo) MiB): ${out:-the writer failed}"
+	no_writeback_left || rc=1
+	timeout 120 dd if=$d/$name of=/dev/null bs=1M skip=$((size - 64)) status=none ||
+		{ say "$name: reading the tail back failed or blocked"; rc=1; }
+	c1=$(counters)
+	carried "$name" "$c0" "$c1" >/dev/console || rc=1
+	umount $d || rc=1
+	# shellcheck disable=SC2086
+	[ -n "$out" ] && expect_host "${SMB_BIG#$SMB_BIG_MNT/}/$name" $out
+	say "$name: the backing file has $(stat -c %s $SMB_BIG/$name 2>&1) bytes"
+	[ -n "$out" ] && [ "$(stat -c %s $SMB_BIG/$name)" = "${out#* }" ] || rc=1
+	umount $SMB_BIG_MNT || rc=1
+	return $rc
+}
+
+# ---- mount options cifs refuses, or makes odd ----
+
+# bad_mount P LABEL SHARE OPTIONS: mounting //127.0.0.1/SHARE with exactly
+# OPTIONS must end within 120 s: refused, with nothing left mounted, or
+# mounted, and then a 4 MiB write, fsync and umount must end within 120 s
+# too; if the write and fsync succeeded, the share's backing file must
+# hold what was written (an error from them is cifs's business, a hang or
+# a silent loss is not). Either way no task stays in D state. The outcome
+# is printed and kept in results/cifs-mount-options.txt.
+MOUNT_OPTS_TXT=$RUN/results/cifs-mount-options.txt
+bad_mount() {
+	local p=$1 label=$2 share=$3 opts=$4 d=/mnt/cifs-opt name=$1-opt-$2 rc=0 mrc wrc=- urc=- what c0 c1
+	mkdir -p $d
+	c0=$(counters)
+	timeout 120 mount -t cifs "//127.0.0.1/$share" $d -o "$opts" </dev/null >/tmp/$name.err 2>&1
+	mrc=$?
+	if [ $mrc = 124 ]; then
+		what="mount hung (120 s)"; rc=1
+	elif [ $mrc != 0 ]; then
+		what="refused ($(grep -m1 "error" /tmp/$name.err | cut -c1-100))"
+		mountpoint -q $d && { what="$what, yet mounted"; rc=1; umount $d; }
+	else
+		say "$name: $(grep " $d cifs " /proc/mounts)"
+		timeout 120 python3 ./wtool.py seq $d/$name $REF/$name $((4 << 20)) "$(seed_for "$name")" --fsync 2>/tmp/$name.err
+		wrc=$?
+		timeout 120 umount $d
+		urc=$?
+		c1=$(counters)
+		what="mounted; write+fsync $([ $wrc = 0 ] && echo ok || echo "failed ($wrc: $(grep -oE "Errno [0-9]+.*" /tmp/$name.err | head -1))")"
+		[ $urc = 0 ] || { what="$what; umount failed ($urc)"; rc=1; }
+		[ $wrc = 124 ] && { what="$what (hung)"; rc=1; }
+		if [ $wrc = 0 ]; then
+			if cmp $SMB_DIR/$name $REF/$name >/dev/console 2>&1; then
+				what="$what; bytes ok; $(delta "$c0" "$c1")"
+			else
+				what="$what; the backing file differs"; rc=1
+			fi
+		fi
+	fi
+	mountpoint -q $d && umount -l $d
+	no_d_state || { what="$what; a task stays in D state"; rc=1; }
+	rm -f "${SMB_DIR:?}/$name" "${REF:?}/$name"
+	say "$name: $(engine_name), $opts: $what"
+	echo "$name $(engine_name) $what" >>$MOUNT_OPTS_TXT
+	return $rc
+}
+mount_options() {
+	local p=$1 base="username=$SMB_USER,password=$SMB_PASS,nosharesock"
+	t $p-mount-wsize-0 bad_mount $p wsize-0 t "$base,vers=3.1.1,wsize=0"
+	t $p-mount-wsize-1 bad_mount $p wsize-1 t "$base,vers=3.1.1,wsize=1"
+	t $p-mount-wsize-4095 bad_mount $p wsize-4095 t "$base,vers=3.1.1,wsize=4095"
+	# Larger than Samba's 8 MiB SMB2 maximum (negotiated down), and than
+	# a u32.
+	t $p-mount-wsize-16m bad_mount $p wsize-16m t "$base,vers=3.1.1,wsize=16777216"
+	t $p-mount-wsize-4g bad_mount $p wsize-4g t "$base,vers=3.1.1,wsize=4294967296"
+	t $p-mount-rsize-1 bad_mount $p rsize-1 t "$base,vers=3.1.1,rsize=1"
+	t $p-mount-vers-bogus bad_mount $p vers-bogus t "$base,vers=9.9"
+	# SMB1, which the server refuses (server min protocol = SMB3).
+	t $p-mount-vers-1.0 bad_mount $p vers-1.0 t "$base,vers=1.0"
+	t $p-mount-no-share bad_mount $p no-share nosuchshare "$base,vers=3.1.1"
+	t $p-mount-bad-password bad_mount $p bad-password t "username=$SMB_USER,password=wrong-$SMB_PASS,vers=3.1.1,nosharesock"
+	t $p-mount-cache-bogus bad_mount $p cache-bogus t "$base,vers=3.1.1,cache=bogus"
+	t $p-mount-odd-timeouts bad_mount $p odd-timeouts t "$base,vers=3.1.1,actimeo=0,closetimeo=0,echo_interval=1,soft,retrans=0"
+}
+
+# ---- no writable handle: the upload stream unavailable ----
+
+# With closetimeo=0 (no deferred close), a file written and fsync'ed, mapped
+# shared, its fd closed, new bytes stored through the map and the map
+# removed: cifs has closed its handle on the server, so the writeback of
+# sync() finds none: cifs's begin_writeback says "No writable handle" and
+# leaves the upload stream unavailable. The C engine then ends those
+# folios as written (netfs_write_folio's !upload->avail && !cache->avail);
+# rnetfs must either get the bytes to the server after all (redirtied,
+# written by the fsync of a new open) or report the loss: a new open, or
+# its fsync, fails (cifs's open revalidates the page cache, whose flush
+# returns the mapping's AS_EIO; the fsync sees its wb_err). Silently losing
+# them is a failure for rnetfs and is recorded (not failed) for C. The path
+# must have been taken: the kernel log has cifs's line (and rnetfs counted
+# it). (The mmap goes through ctypes: Python's mmap keeps a dup of the fd,
+# whose close would write the pages back through the handle.) Outcomes in
+# results/cifs-nohandle.txt.
+NOHANDLE_TXT=$RUN/results/cifs-nohandle.txt
+no_handle() {
+	local p=$1 d=/mnt/cifs-nh name=$1-nohandle rc=0 n0 n1 u0 u1 op fs pc srv verdict
+	cifs_mount t $d "cache=strict,closetimeo=0" || return 1
+	n0=$(dmesg | grep -c "No writable handle")
+	u0=$(stat_of upload_unavailable)
+	python3 ./cifs_cases.py no_handle_write $d/$name $REF/$name.old $REF/$name.new >/tmp/$name.out 2>&1 || rc=1
+	sed "s/^/RNETFS: $name: /" /tmp/$name.out >/dev/console
+	n1=$(dmesg | grep -c "No writable handle")
+	u1=$(stat_of upload_unavailable)
+	dmesg | grep "No writable handle" | tail -n $((n1 - n0)) | sed "s/^/RNETFS: $name: kernel: /" >/dev/console
+	no_writeback_left || rc=1
+	readable $d/$name || rc=1
+	umount $d || rc=1
+	if cmp -s $SMB_DIR/$name $REF/$name.new; then srv=new
+	elif cmp -s $SMB_DIR/$name $REF/$name.old; then srv=old
+	else
+		srv=other
+		say "$name: the share's file: $(stat -c '%s bytes' $SMB_DIR/$name 2>&1); against the old bytes: $(cmp $SMB_DIR/$name $REF/$name.old 2>&1 | head -1); against the new: $(cmp $SMB_DIR/$name $REF/$name.new 2>&1 | head -1)"
+	fi
+	op=$(awk '$1 == "open:" { print "ok" } $1 == "open" && $2 == "errno" { print "errno-" $3 }' /tmp/$name.out)
+	fs=$(awk '$1 == "fsync:" { print "ok" } $1 == "fsync" && $2 == "errno" { print "errno-" $3 }' /tmp/$name.out)
+	pc=$(awk '$1 == "page" && $2 == "cache:" { print $3 }' /tmp/$name.out)
+	case "$srv/${op:-none}/${fs:-none}" in
+	new/*) verdict="written: the share has the bytes stored through the map" ;;
+	old/errno*/*) verdict="lost, reported: the new open failed ($op), then its fsync: $fs" ;;
+	old/ok/errno*) verdict="lost, reported: the fsync of a new open failed ($fs)" ;;
+	old/ok/ok) verdict="lost silently: the share has the old bytes, and open and fsync said nothing" ;;
+	*) verdict="the share's file is neither the old nor the new bytes (open: ${op:-none}, fsync: ${fs:-none})" ;;
+	esac
+	say "$name: $(engine_name): 'No writable handle' $((n1 - n0)) times; rnetfs upload_unavailable ${u0:--} -> ${u1:--}; $verdict; the page cache holds the ${pc:-?} bytes"
+	echo "$name $(engine_name) handle-missing=$((n1 - n0)) open=${op:-none} fsync=${fs:-none} share=$srv page-cache=${pc:-?}: $verdict" >>$NOHANDLE_TXT
+	[ $((n1 - n0)) -gt 0 ] || { say "$name: not provoked: cifs found a writable handle"; rc=1; }
+	[ $srv != other ] || rc=1
+	if rnetfs_loaded; then
+		[ "${u1:-0}" -gt "${u0:-0}" ] || { say "$name: rnetfs did not count the unavailable upload stream"; rc=1; }
+		[ "$srv/${op:-none}/${fs:-none}" != old/ok/ok ] || rc=1
+	fi
+	rm -f "${SMB_DIR:?}/$name" "$REF/$name".*
 	return $rc
 }
 
@@ -488,7 +653,8 @@ else
 	exit 0
 fi
 
-PHASES=" ${CIFS_PHASES:-workloads faults fscache reconnect credits} "
+PHASES=" ${CIFS_PHASES:-workloads faults options nohandle bigfile fscache reconnect credits} "
+PHASES=${PHASES//,/ }
 phase() { [[ "$PHASES" == *" $1 "* ]]; }
 t cifs-carried-can-fail carried_can_fail
 phase workloads &&
@@ -512,6 +678,20 @@ at c-rofs-share rofs_share c
 t cifs-full-same-errno same_errno full
 t cifs-rofs-same-errno same_errno rofs
 fi
+
+# Odd mount options, then the missing writable handle, each with rnetfs and
+# with the C engine.
+: >$MOUNT_OPTS_TXT
+: >$NOHANDLE_TXT
+for p in r c; do
+	if [ $p = r ]; then load_rnetfs || fail rnetfs-load; else unload_rnetfs; fi
+	phase options && mount_options $p
+	phase nohandle && at $p-no-writable-handle no_handle $p
+	phase bigfile && at $p-bigger-than-ram bigger_than_ram $p
+done
+unload_rnetfs
+if phase options; then say "cifs mount options:"; cat $MOUNT_OPTS_TXT >/dev/console; fi
+if phase nohandle; then say "cifs without a writable handle:"; cat $NOHANDLE_TXT >/dev/console; fi
 
 if phase fscache && t cifs-cachefilesd-start start_cachefilesd; then
 	load_rnetfs || fail rnetfs-load
