@@ -88,7 +88,9 @@ fn collect_once(state: &RequestState) -> crate::engine::state::Collected {
 pub(crate) fn collect(state: Arc<RequestState>) {
     loop {
         let res = collect_once(&state);
-        state.progress.notify_all();
+        if res.progress {
+            state.room.notify_all();
+        }
         let mut retried = false;
         for s in Stream::ALL {
             if *res.need_retry.get(s) {

@@ -67,6 +67,6 @@ pub(crate) fn terminated(
     };
     // The filesystem's reference goes here; the stream keeps its own.
     drop(sreq);
-    state.progress.notify_all();
+    state.answered.notify_all();
     wake
 }

@@ -35,7 +35,7 @@ use kernel::{
     },
     page::PAGE_SHIFT,
     prelude::*,
-    sync::CondVarTimeoutResult,
+    sync::{CondVar, CondVarTimeoutResult},
     time::msecs_to_jiffies,
     workqueue::Queue,
     writeback::{AddressSpace, NoFsScope, SyncMode, WritebackControl, WritebackIter},
@@ -136,10 +136,10 @@ impl Side<'_> {
         while g.ws.unanswered(Stream::Upload) > 0 {
             STATS.upload_waits.inc();
             let Some(j) = left else {
-                st.progress.wait(&mut g);
+                st.answered.wait(&mut g);
                 continue;
             };
-            match st.progress.wait_interruptible_timeout(&mut g, j) {
+            match st.answered.wait_interruptible_timeout(&mut g, j) {
                 CondVarTimeoutResult::Woken { jiffies } if jiffies > 0 => left = Some(jiffies),
                 _ => {
                     STATS.settle_cut.inc();
@@ -303,16 +303,19 @@ impl Issuer<'_> {
                 ((pos + size - 1) >> PAGE_SHIFT) as usize,
             );
             if let Some(w) = self.feeder.wait_needed(&mut self.side, last) {
-                let ready: fn(&Inner) -> bool = match w {
+                let (ready, on): (fn(&Inner) -> bool, _) = match w {
                     Wait::Answered => {
                         STATS.last_drains.inc();
-                        |g| g.ws.unanswered(Stream::Upload) == 0
+                        (
+                            |g| g.ws.unanswered(Stream::Upload) == 0,
+                            &self.side.sink.state.answered,
+                        )
                     }
                     Wait::FolioRoom => {
                         // Throttle on the folio queue with the folio unlocked:
                         // the design's third writeback_iter() problem.
                         STATS.relocked.inc();
-                        |g| g.ws.folio_room() > 0
+                        (|g| g.ws.folio_room() > 0, &self.side.sink.state.room)
                     }
                 };
                 let Some(f) = wait_unlocked(
@@ -321,6 +324,7 @@ impl Issuer<'_> {
                     &self.side.sink.state,
                     self.side.unpublished,
                     ready,
+                    on,
                 ) else {
                     return Ok(());
                 };
@@ -395,20 +399,22 @@ impl Issuer<'_> {
 }
 
 /// Waits with `folio` unlocked until `ready` holds of the request's state,
-/// then relocks it; `None` if it was truncated meanwhile. The issuer's
-/// position is published first, so that the collector is never held up.
+/// woken by `on`, then relocks it; `None` if it was truncated meanwhile.
+/// The issuer's position is published first, so that the collector is
+/// never held up.
 fn wait_unlocked<'a>(
     folio: LockedFolio<'a>,
     mapping: &AddressSpace,
     state: &RequestState,
     issued_to: u64,
     ready: impl Fn(&Inner) -> bool,
+    on: &CondVar,
 ) -> Option<LockedFolio<'a>> {
     folio.relock_later(mapping, || {
         let mut g = state.inner.lock();
         g.ws.set_issued_to(issued_to);
         while !ready(&g) {
-            state.progress.wait(&mut g);
+            on.wait(&mut g);
         }
     })
 }

@@ -20,7 +20,11 @@
 //! are never held together, and nothing is taken under `inner`. The fault
 //! injector's mutex ([`crate::fault`]) is taken under none of them. Waits
 //! (the issuer's throttle, the retryer's wait for quiescence) sleep on
-//! `progress` with `inner` released, and with `submit` not held.
+//! `answered` or `room` with `inner` released, and with `submit` not held.
+//! Completions wake `answered` (the waits for uploads to be answered and
+//! the retryer's wait for quiescence), the collector wakes `room` (the
+//! issuer's waits for room): a completion does not wake an issuer that
+//! waits for a collection it has not had yet.
 //!
 //! The issuer and the retryer are excluded by `submit`: the retryer sets
 //! `paused`, waits until the stream's issued subrequests are answered, then
@@ -120,10 +124,14 @@ pub(crate) struct Scratch {
 pub(crate) struct RequestState {
     #[pin]
     pub(crate) inner: SpinLockIrq<Inner>,
-    /// Woken on every completion and collection, for the issuer's throttle
-    /// and the retryer's wait for quiescence.
+    /// Woken on every completion (and by the retryer): for the waits until
+    /// uploads are answered and the retryer's wait for quiescence.
     #[pin]
-    pub(crate) progress: CondVar,
+    pub(crate) answered: CondVar,
+    /// Woken by a collection that freed room or moved on, and by the
+    /// retryer's unpause: for the issuer's throttle and folio-room waits.
+    #[pin]
+    pub(crate) room: CondVar,
     /// The request's submission side, once the request exists.
     #[pin]
     pub(crate) submit: Mutex<Option<Submission>>,
@@ -177,7 +185,8 @@ impl RequestState {
                     failed: PerStream::default(),
                     completions: PerStream::default(),
                 }, "RequestState::inner"),
-                progress <- new_condvar!("RequestState::progress"),
+                answered <- new_condvar!("RequestState::answered"),
+                room <- new_condvar!("RequestState::room"),
                 submit <- new_mutex!(None, "RequestState::submit"),
                 scratch <- new_mutex!(Scratch {
                     folios,

@@ -36,7 +36,7 @@ pub(crate) fn retry(state: &Arc<RequestState>, s: Stream) {
         let mut g = state.inner.lock();
         g.paused = true;
         while g.ws.in_flight(s) > 0 {
-            state.progress.wait(&mut g);
+            state.answered.wait(&mut g);
         }
     }
     STATS.retry_rounds.inc();
@@ -130,7 +130,9 @@ pub(crate) fn retry(state: &Arc<RequestState>, s: Stream) {
     }
     state.inner.lock().paused = false;
     trace::rreq(&req, RreqTrace::Unpause);
-    state.progress.notify_all();
+    // Unpaused, and pieces that could not be sent have failed.
+    state.room.notify_all();
+    state.answered.notify_all();
 }
 
 /// Fails every subrequest of `s` waiting to be sent again with `errno`.

@@ -91,7 +91,7 @@ impl Sink<'_> {
                 return Ok(g.req.clone());
             }
             STATS.throttled.inc();
-            st.progress.wait(&mut g);
+            st.room.wait(&mut g);
         }
     }
 
@@ -386,7 +386,7 @@ fn wait_for_later(state: &RequestState, seen: u64) {
     let mut left = msecs_to_jiffies(REORDER_MAX_MS);
     let mut g = state.inner.lock();
     while g.completions.upload <= seen {
-        match state.progress.wait_interruptible_timeout(&mut g, left) {
+        match state.answered.wait_interruptible_timeout(&mut g, left) {
             CondVarTimeoutResult::Woken { jiffies } | CondVarTimeoutResult::Signal { jiffies } => {
                 left = jiffies
             }
