@@ -19,29 +19,7 @@ SEQ=${AFS_SEQ_MB:-32}
 # subrequest counts can be compared (the base seed is printed).
 SEED=${AFS_SEED:-$RANDOM}
 say "afs: seed $SEED"
-seed_for() { echo $(( (SEED + $(echo "${1#?-}" | cksum | cut -d' ' -f1)) % 1000003 )); }
-
-# Subrequest counters, printed per test: rnetfs's (when loaded) and netfs's.
-KEYS_R="upload_prepared upload_done upload_failed upload_bytes cache_prepared cache_done cache_failed retried"
-counters() {
-	local k
-	for k in $KEYS_R; do echo -n "${k}=$(stat_of $k) "; done
-	echo -n "UL=$(netfs_stat UpldOps UL) us=$(netfs_stat UpldOps us) uf=$(netfs_stat UpldOps uf) "
-	echo -n "WR=$(netfs_stat CaWrOps WR) ws=$(netfs_stat CaWrOps ws) WP=$(netfs_stat Writes WP) "
-	echo "cachefiles_wr=$(fscache_io wr) cachefiles_rd=$(fscache_io rd)"
-}
-# The difference of two counters() lines, only what moved.
-delta() {
-	python3 ./cases.py counter_delta "$1" "$2"
-}
-# t with the subrequest counts: at NAME FUNCTION ARGS...
-at() {
-	local name=$1 c0 c1 t0; shift
-	c0=$(counters); t0=$(date +%s)
-	t "$name" "$@"
-	c1=$(counters)
-	say "$name: $(rnetfs_loaded && echo rnetfs || echo C), $(($(date +%s) - t0)) s, subrequests: $(delta "$c0" "$c1")"
-}
+# seed_for, counters, delta and at: guest/lib.sh.
 
 # Write through kAFS, fsync, nothing left under writeback or locked; with
 # rnetfs loaded its writepages counter must move; then the server's bytes,
