@@ -184,25 +184,15 @@ def until_erofs(small, ref, p):
     return False
 
 
-def dirty_then_readonly(target, req, name):
-    """stress: 8 MiB dirty in an open file, the host asked (request file
-    NAME in REQ) to force the export read-only, 4 MiB more written: the
-    fsync must fail. Prints "host: ...", "fsync errno N ..." for the suite."""
-    fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
-    os.write(fd, os.urandom(8 << 20))
-    open(os.path.join(req, name), "w").close()
-    done = os.path.join(req, name + ".done")
-    for _ in range(300):
-        if os.path.exists(done):
-            break
-        time.sleep(0.1)
-    with open(done) as f:
-        print("host:", f.read().strip())
+def more_then_fsync(fd, what):
+    """4 MiB more written to FD, which the server can no longer take, then
+    fsync, which must fail, and close. Prints "WHAT: ...", "fsync errno N
+    ..." and "close ..." for the suite; returns whether fsync failed."""
     try:
         os.write(fd, os.urandom(4 << 20))
-        print("write after the remount: ok")
+        print(what + ": ok")
     except OSError as e:
-        print("write after the remount:", e)
+        print(what + ":", e)
     try:
         os.fsync(fd)
         print("fsync: ok")
@@ -217,8 +207,25 @@ def dirty_then_readonly(target, req, name):
     return True
 
 
+def dirty_then_readonly(target, req, name):
+    """stress: 8 MiB dirty in an open file, the host asked (request file
+    NAME in REQ) to force the export read-only, 4 MiB more written: the
+    fsync must fail. Prints "host: ...", "fsync errno N ..." for the suite."""
+    fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.write(fd, os.urandom(8 << 20))
+    open(os.path.join(req, name), "w").close()
+    done = os.path.join(req, name + ".done")
+    for _ in range(300):
+        if os.path.exists(done):
+            break
+        time.sleep(0.1)
+    with open(done) as f:
+        print("host:", f.read().strip())
+    return more_then_fsync(fd, "write after the remount")
+
+
 def counter_delta(before, after):
-    """afs: what moved between two "key=value ..." counter lines."""
+    """What moved between two "key=value ..." counter lines."""
     a, b = (dict(kv.split("=", 1) for kv in s.split()) for s in (before, after))
     print(" ".join("%s=%d" % (k, int(b[k] or 0) - int(a.get(k) or 0))
                    for k in b if b[k] and int(b[k] or 0) != int(a.get(k) or 0)) or "nothing")

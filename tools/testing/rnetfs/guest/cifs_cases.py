@@ -15,6 +15,8 @@ import os
 import subprocess
 import sys
 
+from cases import more_then_fsync
+
 
 def msg(text):
     print("RNETFS: " + text, flush=True)
@@ -52,23 +54,7 @@ def rofs_live(target, rofs):
                          text=True).stdout.strip()
     with open("/sys/fs/ext4/%s/trigger_fs_error" % os.path.basename(dev), "w") as f:
         f.write("1")
-    try:
-        os.write(fd, os.urandom(4 << 20))
-        print("write after: ok")
-    except OSError as e:
-        print("write after:", e)
-    try:
-        os.fsync(fd)
-        print("fsync: ok")
-        return False
-    except OSError as e:
-        print("fsync errno", e.errno, e)
-    try:
-        os.close(fd)
-        print("close: ok")
-    except OSError as e:
-        print("close errno", e.errno, e)
-    return True
+    return more_then_fsync(fd, "write after")
 
 
 def pattern(size, seed):
