@@ -18,7 +18,7 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-SUITES=${*:-host kunit basic engine fscache faults afs cifs stress matrix}
+SUITES=${*:-host kunit basic engine fscache faults afs cifs direct stress matrix}
 OUT=${RNETFS_OUT:-$CACHE/runs/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
 # Runs hold the export's files (a guest-RAM-sized one among them): keep the
