@@ -68,9 +68,12 @@ fn collect_once(state: &RequestState) -> crate::engine::state::Collected {
     if let Some(req) = &req {
         trace::rreq(req, RreqTrace::Collect);
         // A failed upload is never silently dropped: fsync and close see it.
+        // A write of the caller's buffer reports to the caller instead.
         if let Some(e) = scratch.failed.upload.take() {
-            req.mapping().set_error(Error::from_errno(e));
-            STATS.upload_lost.inc();
+            if !state.writes_buffer() {
+                req.mapping().set_error(Error::from_errno(e));
+                STATS.upload_lost.inc();
+            }
         }
         scratch.failed.cache = None;
     }
@@ -121,8 +124,13 @@ fn finish(state: &Arc<RequestState>) {
             req.invalidate_cache();
         }
         drop(lock);
-        req.complete();
+        // netfs completes a write of the caller's buffer itself once the
+        // engine returns it (`crate::direct`), which waits for this.
+        if !state.writes_buffer() {
+            req.complete();
+        }
         trace::rreq(&req, RreqTrace::WriteDone);
         STATS.live_requests.dec();
     }
+    state.room.notify_all();
 }

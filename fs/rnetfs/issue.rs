@@ -486,6 +486,7 @@ pub(crate) fn writepages(
         return abandon(first, iter, wbc, lock, Error::from_errno(-errno));
     }
     let state = match RequestState::new(
+        kernel::netfs::request::WriteKind::Writeback,
         start as u64,
         mapping.nr_pages(),
         eng.max_inflight,

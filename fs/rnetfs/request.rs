@@ -38,7 +38,7 @@ use kernel::{
     folio::WritebackFolio,
     netfs::{
         folio_written_back,
-        request::{HeldWbLock, Submission, Subrequest, WriteRequest},
+        request::{HeldWbLock, Submission, Subrequest, WriteKind, WriteRequest},
     },
     new_condvar, new_mutex, new_spinlock_irq,
     prelude::*,
@@ -139,6 +139,8 @@ pub(crate) struct RequestState {
     pub(crate) scratch: Mutex<Scratch>,
     #[pin]
     pub(crate) work: Work<RequestState>,
+    /// What the request writes: folios, or the caller's buffer.
+    pub(crate) kind: WriteKind,
     /// In-flight bound per stream.
     pub(crate) max_inflight: usize,
     /// When the request began: the upload window's clock counts from here.
@@ -152,8 +154,9 @@ impl_has_work! {
 }
 
 impl RequestState {
-    /// Allocates the state for a request starting at `start`, with a folio
-    /// queue for `nf` folios (clamped to [`NF_MIN`, `NF`]).
+    /// Allocates the state for a request of `kind` starting at `start`,
+    /// with a folio queue for `nf` folios (clamped to [`NF_MIN`, `NF`]; none
+    /// for a write of the caller's buffer).
     ///
     /// Not inlined: the state is built on the stack before it moves to the
     /// heap, and that frame must not stay on the stack of `writepages`.
@@ -161,6 +164,7 @@ impl RequestState {
     /// `GFP_KERNEL` allocations cannot recurse into a filesystem.
     #[inline(never)]
     pub(crate) fn new(
+        kind: WriteKind,
         start: u64,
         nf: usize,
         max_inflight: usize,
@@ -169,7 +173,10 @@ impl RequestState {
         fault: crate::fault::SharedInjector,
     ) -> Result<Arc<Self>> {
         let max_inflight = max_inflight.clamp(1, NS);
-        let nf = nf.clamp(NF_MIN, NF);
+        let nf = match kind {
+            WriteKind::Writeback => nf.clamp(NF_MIN, NF),
+            WriteKind::Unbuffered | WriteKind::Direct => 0,
+        };
         let mut ws = WriteState::with_folio_slots(start, max_retries, FolioSlots::new(nf)?);
         ws.set_window(Window::new(max_inflight, adaptive_window));
         let folios = KVec::with_capacity(nf, GFP_KERNEL)?;
@@ -194,6 +201,7 @@ impl RequestState {
                     failed: PerStream::default(),
                 }, "RequestState::scratch"),
                 work <- new_work!("RequestState::work"),
+                kind,
                 max_inflight,
                 born: Instant::now(),
                 fault,
@@ -206,6 +214,13 @@ impl RequestState {
     pub(crate) fn wake_collector(self: &Arc<Self>, wq: &workqueue::Queue) {
         // Already queued is fine: one run collects everything.
         let _ = wq.enqueue(self.clone());
+    }
+
+    /// Whether the request writes the caller's buffer rather than folios:
+    /// its losses go to the caller, not to the mapping, and it may extend
+    /// the file.
+    pub(crate) fn writes_buffer(&self) -> bool {
+        self.kind != WriteKind::Writeback
     }
 
     /// Nanoseconds since the request began, for the upload window.

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! rnetfs: netfs buffered writeback in Rust.
+//! rnetfs: netfs writeback in Rust.
 //!
-//! Loading the module makes every netfs filesystem (9p, afs, ...) write back
-//! through it; unloading hands writeback back to netfs's built-in engine,
-//! after the requests in flight have been collected.
+//! Loading the module makes every netfs filesystem (9p, afs, cifs) write
+//! back through it, and write through it what bypasses the page cache
+//! (unbuffered and direct writes, [`direct`]); unloading hands both back to
+//! netfs's built-in engine, after the requests in flight have been
+//! collected.
 //!
 //! The engine follows netfs's design, one file per part as fs/netfs has
 //! them: an issuer ([`issue`]) that builds an upload stream and a cache
@@ -18,7 +20,7 @@
 
 use kernel::{
     netfs::{
-        engine::{Registration, WriteEngine},
+        engine::{Registration, UnbufferedOutcome, UnbufferedWrite, WriteEngine},
         request::TerminatedSubrequest,
     },
     prelude::*,
@@ -30,6 +32,7 @@ use kernel::{
 mod collect;
 mod complete;
 mod debugfs;
+mod direct;
 mod engine;
 mod fault;
 mod issue;
@@ -46,7 +49,7 @@ module! {
     type: RnetfsModule,
     name: "rnetfs",
     authors: ["rnetfs developers"],
-    description: "Rust netfs buffered writeback engine",
+    description: "Rust netfs write engine: writeback, unbuffered and direct writes",
     license: "GPL",
     params: {
         max_inflight: u32 {
@@ -124,6 +127,13 @@ impl WriteEngine for Rnetfs {
         wbc: &WritebackControl,
     ) -> Result {
         issue::writepages(reg, mapping, wbc)
+    }
+
+    fn unbuffered_write(
+        reg: &Registration<Self>,
+        write: UnbufferedWrite<Self>,
+    ) -> UnbufferedOutcome {
+        direct::write(reg, write)
     }
 
     fn subreq_terminated(

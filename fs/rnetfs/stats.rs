@@ -93,6 +93,13 @@ stats! {
     enomem_retried: "Subrequests that failed with ENOMEM in the filesystem, sent again.",
     retry_requests: "Calls of the filesystem's retry_request before a retry round (afs, cifs).",
     retry_refused: "Retries the filesystem's retry_request gave up: the stream failed.",
+    unbuffered_writes: "Unbuffered write requests carried (9p cache=none, O_SYNC opens; cifs cache=none).",
+    dio_writes: "Direct (O_DIRECT) write requests carried.",
+    unbuffered_bytes: "Bytes reported written by unbuffered and direct writes.",
+    unbuffered_failed: "Unbuffered and direct writes that ended with an error.",
+    unbuffered_interrupted: "Synchronous unbuffered and direct writes stopped by a signal between subrequests.",
+    unbuffered_serial: "Unbuffered or direct subrequests that extend the file, sent once all before them were written.",
+    unbuffered_pipelined: "Unbuffered or direct subrequests sent inside the old file size while others of the request were in flight.",
 }
 
 /// What the debugfs `stats` file prints: every counter, `name: value`.

@@ -104,12 +104,27 @@ impl Sink<'_> {
         STATS.setup_failed.inc();
         let mut g = self.state.inner.lock();
         g.failed.get_mut(stream).get_or_insert(EIO.to_errno());
-        if stream == Stream::Upload {
+        if stream == Stream::Upload && !self.state.writes_buffer() {
             if let Some(req) = g.req.clone() {
                 drop(g);
                 req.mapping().set_error(EIO);
             }
         }
+    }
+}
+
+impl Sink<'_> {
+    /// Gives back unsent a subrequest the tiler has finished building but
+    /// that must not go out (an earlier one of a write of the caller's
+    /// buffer failed): it covers nothing, so nothing is collected for it.
+    pub(crate) fn abandon(&mut self, stream: Stream, b: Building) {
+        self.state
+            .inner
+            .lock()
+            .ws
+            .set_sreq_len(stream, &b.handle, 0);
+        drop(b.handle);
+        b.sreq.give_back(0, 0);
     }
 }
 
@@ -250,10 +265,11 @@ pub(crate) fn submit(
     if let Hold::Delay(ms) = hold {
         fsleep(Delta::from_millis(i64::from(ms)));
     }
-    send_upload(sreq, len);
+    send_upload(state, sreq, len);
 }
 
-/// Sends an upload of `len` bytes, cut at the file's current size.
+/// Sends an upload of `len` bytes, cut at the file's current size unless
+/// it writes the caller's buffer, which extends the file.
 ///
 /// The file may have been truncated since the subrequest was planned: 9p
 /// truncates on the server before the page cache, which waits for the
@@ -261,7 +277,12 @@ pub(crate) fn submit(
 /// server's file grows back with stale data. An upload cut short comes back
 /// short and the retryer asks again for the rest, which is then wholly past
 /// the end: nothing to write, it is done.
-fn send_upload(sreq: PreparedSubrequest, len: u64) {
+fn send_upload(state: &RequestState, sreq: PreparedSubrequest, len: u64) {
+    if state.writes_buffer() {
+        // An error has given the subrequest back already.
+        let _ = sreq.issue(len);
+        return;
+    }
     let eof = sreq.subrequest().request().mapping().i_size().max(0) as u64;
     let start = sreq.subrequest().start();
     if start >= eof {
@@ -366,7 +387,7 @@ impl WorkItem for UploadSlot {
                 Hold::Delay(ms) => fsleep(Delta::from_millis(i64::from(ms))),
                 Hold::Reorder => wait_for_later(&job.state, job.seen),
             }
-            send_upload(job.sreq, job.len);
+            send_upload(&job.state, job.sreq, job.len);
             // The request's state goes with the job, after the send.
         }
         this.busy.store(0, Relaxed);

@@ -37,3 +37,26 @@ __rust_helper void rust_helper_wake_up(struct wait_queue_head *wq)
 {
 	wake_up(wq);
 }
+
+/*
+ * Point a subrequest of an unbuffered or direct write at its part of the
+ * caller's buffer: @len bytes from @offset, as netfs's own loop does.
+ */
+__rust_helper void rust_helper_netfs_sreq_slice_buffer(struct netfs_io_subrequest *subreq,
+							size_t offset, size_t len)
+{
+	subreq->io_iter = subreq->rreq->buffer.iter;
+	iov_iter_advance(&subreq->io_iter, offset);
+	iov_iter_truncate(&subreq->io_iter, len);
+}
+
+/* How much of @max_len bytes of the buffer from @offset fits @max_segs. */
+__rust_helper size_t rust_helper_netfs_buffer_fit(struct netfs_io_request *wreq,
+						  size_t offset, size_t max_len,
+						  size_t max_segs)
+{
+	struct iov_iter iter = wreq->buffer.iter;
+
+	iov_iter_advance(&iter, offset);
+	return netfs_limit_iter(&iter, 0, max_len, max_segs);
+}

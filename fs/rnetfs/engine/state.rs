@@ -123,6 +123,9 @@ struct StreamState<S, const NS: usize> {
     error: Option<i32>,
     /// [`CollectSink::stream_failed`] was called.
     failure_reported: bool,
+    /// First position not written of the first failed subrequest: what
+    /// was written contiguously from the start ends here.
+    lost_from: Option<u64>,
 }
 
 impl<S, const NS: usize> StreamState<S, NS> {
@@ -134,6 +137,7 @@ impl<S, const NS: usize> StreamState<S, NS> {
             active: false,
             error: None,
             failure_reported: false,
+            lost_from: None,
         }
     }
 
@@ -274,8 +278,13 @@ impl<S, F, const NS: usize, FB: FolioSlots<F>> WriteState<S, F, NS, FB> {
         }
     }
 
+    /// Where the first failed subrequest of `stream` collected stopped
+    /// writing: the end of what was written contiguously from the start.
+    pub(crate) fn lost_from(&self, stream: Stream) -> Option<u64> {
+        self.streams.get(stream).lost_from
+    }
+
     /// Subrequest entries of `stream` not yet collected.
-    #[cfg_attr(not(test), expect(dead_code, reason = "the host tests inspect it"))]
     pub(crate) fn uncollected(&self, stream: Stream) -> usize {
         self.streams.get(stream).sreqs.len()
     }
@@ -504,6 +513,9 @@ impl<S, F, const NS: usize, FB: FolioSlots<F>> WriteState<S, F, NS, FB> {
                         // any folio over them ends, never silently.
                         if st.error.is_none() {
                             st.error = Some(err);
+                        }
+                        if st.lost_from.is_none() {
+                            st.lost_from = Some(front.resume_at());
                         }
                         if !st.failure_reported {
                             st.failure_reported = true;

@@ -1,24 +1,27 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Registration of a buffered writeback engine with netfs.
+//! Registration of a write engine with netfs.
 //!
 //! While a [`Registration`] exists, `netfs_writepages()` calls the engine's
-//! [`WriteEngine::writepages`] for every netfs filesystem, and completions
-//! of the requests the engine created come to
+//! [`WriteEngine::writepages`] for every netfs filesystem, unbuffered and
+//! direct writes go to [`WriteEngine::unbuffered_write`], and completions
+//! of the requests the engine created or adopted come to
 //! [`WriteEngine::subreq_terminated`]. Dropping the registration hands
 //! writeback back to netfs's built-in engine: it returns once no call is
 //! inside the engine and every request it created has been freed.
 
-use super::request::{Submission, TerminatedSubrequest, WriteRequest};
+use super::request::{Submission, TerminatedSubrequest, WriteKind, WriteRequest};
 use crate::{
     bindings,
     error::{to_result, Error, Result},
     ffi::c_int,
     prelude::*,
     str::CStr,
+    sync::aref::ARef,
     types::{ForeignOwnable, Opaque},
     writeback::{AddressSpace, WritebackControl},
 };
+use core::marker::PhantomData;
 
 /// A buffered writeback engine.
 pub trait WriteEngine: Send + Sync + Sized + 'static {
@@ -35,6 +38,15 @@ pub trait WriteEngine: Send + Sync + Sized + 'static {
         mapping: &AddressSpace,
         wbc: &WritebackControl,
     ) -> Result;
+
+    /// Writes an unbuffered or direct write's buffer to the server, on the
+    /// writer's task (or netfs's worker for an async kiocb), and returns
+    /// once it is done: what was written is then reported to the caller
+    /// by netfs, which does everything the VFS sees around this call.
+    fn unbuffered_write(
+        reg: &Registration<Self>,
+        write: UnbufferedWrite<Self>,
+    ) -> UnbufferedOutcome;
 
     /// A filesystem or cache finished with a subrequest of one of the
     /// engine's requests: `result` is the byte count or a negative errno.
@@ -83,6 +95,7 @@ impl<E: WriteEngine> Registration<E> {
                         writepages: Some(writepages_callback::<E>),
                         subreq_terminated: Some(terminated_callback::<E>),
                         free_request: Some(free_request_callback::<E>),
+                        unbuffered_write: Some(unbuffered_callback::<E>),
                     });
                     to_result(bindings::netfs_register_write_engine(slot))
                 }
@@ -161,6 +174,116 @@ unsafe extern "C" fn writepages_callback<E: WriteEngine>(
     }
 }
 
+/// An unbuffered or direct write netfs handed to the engine: `len()` bytes
+/// of the caller's buffer to file position `start()`.
+///
+/// The request's data must be attached ([`UnbufferedWrite::attach`])
+/// before anything is sent, since completions borrow it: the submission
+/// side comes only with it.
+///
+/// # Invariants
+///
+/// `req` was adopted by the engine and nothing has been attached to it or
+/// submitted for it yet.
+pub struct UnbufferedWrite<E: WriteEngine> {
+    req: ARef<WriteRequest>,
+    _engine: PhantomData<E>,
+}
+
+impl<E: WriteEngine> UnbufferedWrite<E> {
+    /// File position of the first byte (after `O_APPEND` was applied).
+    pub fn start(&self) -> u64 {
+        // SAFETY: Set before adoption, constant afterwards.
+        unsafe { (*self.req.as_raw()).start }
+    }
+
+    /// Bytes to write.
+    pub fn len(&self) -> u64 {
+        // SAFETY: Set before adoption, constant afterwards.
+        unsafe { (*self.req.as_raw()).len }
+    }
+
+    /// Whether there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Unbuffered or direct.
+    pub fn kind(&self) -> WriteKind {
+        self.req.kind()
+    }
+
+    /// Whether the write completes through `ki_complete` (an async kiocb):
+    /// its issuer then runs on a netfs worker, where signals do not apply.
+    pub fn is_async(&self) -> bool {
+        // SAFETY: Set before the request was dispatched, constant until
+        // netfs completes it after this call.
+        unsafe { !(*self.req.as_raw()).iocb.is_null() }
+    }
+
+    /// The mapping of the file written.
+    pub fn mapping(&self) -> &AddressSpace {
+        self.req.mapping()
+    }
+
+    /// Attaches the engine's data to the request and returns its
+    /// submission side.
+    pub fn attach(self, data: E::RequestData) -> Submission {
+        // Nothing was sent yet (type invariant), so no completion can read
+        // the data before it is set; it is released by
+        // `free_request_callback` when netfs frees the request.
+        self.req.set_engine_priv(data.into_foreign());
+        // SAFETY: An adopted request is never passed to `create_request`,
+        // netfs calls `unbuffered_write` once per request, and this value
+        // is consumed: this is its only submission side.
+        unsafe { Submission::new(self.req) }
+    }
+}
+
+/// What an unbuffered or direct write came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnbufferedOutcome {
+    /// Bytes written from the start, before the first byte that was not.
+    pub transferred: u64,
+    /// The error that ended it (negative errno), or 0.
+    pub error: i32,
+    /// What the synchronous caller gets when nothing was transferred and
+    /// `error` is 0 (e.g. `-ERESTARTSYS` for a signal), else 0.
+    pub ret: i32,
+}
+
+/// # Safety
+///
+/// Called by netfs, once, for a request it adopted for the engine, which
+/// it holds referenced during the call.
+unsafe extern "C" fn unbuffered_callback<E: WriteEngine>(
+    engine: *const bindings::netfs_write_engine,
+    wreq: *mut bindings::netfs_io_request,
+) -> c_int {
+    // SAFETY: As for `writepages_callback`; the request is referenced by
+    // netfs for the call, and the handle takes a reference of its own.
+    let (reg, req) = unsafe {
+        (
+            Registration::<E>::from_raw(engine),
+            ARef::from(WriteRequest::from_raw(wreq)),
+        )
+    };
+    // INVARIANT: Just adopted; nothing attached or sent.
+    let write = UnbufferedWrite {
+        req,
+        _engine: PhantomData,
+    };
+    let len = write.len();
+    let out = E::unbuffered_write(reg, write);
+    // SAFETY: The engine has returned: netfs reads these next, and nothing
+    // else writes them for an adopted request.
+    unsafe {
+        (*wreq).transferred = out.transferred.min(len) as usize;
+        (*wreq).error = out.error.clamp(-4095, 0) as isize;
+    }
+    out.ret.clamp(-4095, 0)
+}
+
 /// # Safety
 ///
 /// Called by netfs for a subrequest of an engine request, with a reference.
@@ -178,8 +301,9 @@ unsafe extern "C" fn terminated_callback<E: WriteEngine>(
         )
     };
     let priv_ = sreq.subrequest().request().engine_priv();
-    // SAFETY: `engine_priv` was set by `create_request` from an
-    // `E::RequestData` and is only released when the request is freed, which
+    // SAFETY: `engine_priv` was set by `create_request` or
+    // `UnbufferedWrite::attach` from an `E::RequestData` before any
+    // subrequest existed, and is only released when the request is freed, which
     // `sreq`'s reference on the request prevents during this call.
     let data = unsafe { <E::RequestData as ForeignOwnable>::borrow(priv_) };
     E::subreq_terminated(reg, data, sreq, result);

@@ -83,14 +83,28 @@ pub struct Limits {
     pub max_segs: u32,
 }
 
-/// A netfs writeback request owned by a registered engine.
+/// What a request writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteKind {
+    /// Dirty folios of the page cache (`NETFS_WRITEBACK`).
+    Writeback,
+    /// The caller's buffer, without the page cache (`NETFS_UNBUFFERED_WRITE`).
+    Unbuffered,
+    /// The caller's buffer, `O_DIRECT` (`NETFS_DIO_WRITE`).
+    Direct,
+}
+
+/// A netfs write request owned by a registered engine.
 ///
 /// # Invariants
 ///
 /// The wrapped request is valid and its refcount nonzero while a reference
-/// exists; it was created by `netfs_engine_create_write_req()`, so it is
+/// exists; it was created by `netfs_engine_create_write_req()` or adopted
+/// by the engine at its creation (`netfs_engine_adopt()`), so it is
 /// flagged `NETFS_RREQ_EXT_ENGINE` and its `engine_priv` belongs to the
-/// registered engine.
+/// registered engine. An adopted request is an unbuffered or direct write
+/// whose buffer (`buffer.iter`, the caller's memory) stays valid and
+/// unchanged until the request is freed.
 #[repr(transparent)]
 pub struct WriteRequest(Opaque<bindings::netfs_io_request>);
 
@@ -180,6 +194,26 @@ impl WriteRequest {
     pub(super) fn engine_priv(&self) -> *mut crate::ffi::c_void {
         // SAFETY: Written once before publication, read-only afterwards.
         unsafe { (*self.as_raw()).engine_priv }
+    }
+
+    /// Returns what the request writes.
+    pub fn kind(&self) -> WriteKind {
+        // SAFETY: Set at creation, constant afterwards.
+        match unsafe { (*self.as_raw()).origin } {
+            bindings::netfs_io_origin_NETFS_DIO_WRITE => WriteKind::Direct,
+            bindings::netfs_io_origin_NETFS_UNBUFFERED_WRITE => WriteKind::Unbuffered,
+            _ => WriteKind::Writeback,
+        }
+    }
+
+    /// File position and length of the caller's buffer, for an unbuffered
+    /// or direct write.
+    fn buffer_span(&self) -> Option<(u64, u64)> {
+        if self.kind() == WriteKind::Writeback {
+            return None;
+        }
+        // SAFETY: Set before the request was adopted, constant afterwards.
+        unsafe { Some(((*self.as_raw()).start, (*self.as_raw()).len)) }
     }
 
     /// Returns the mapping being written back.
@@ -294,6 +328,32 @@ impl Submission {
             // request, and the submission side is ours (`&mut self`).
             unsafe { op(self.req.as_raw()) };
         }
+    }
+
+    /// Returns how many of the `max_len` bytes of the caller's buffer from
+    /// file position `start` fit in `max_segs` segments (0: no limit), for
+    /// an unbuffered or direct write; `max_len` for any other.
+    pub fn buffer_fit(&mut self, start: u64, max_len: u64, max_segs: u32) -> u64 {
+        let Some((rstart, rlen)) = self.req.buffer_span() else {
+            return max_len;
+        };
+        if max_segs == 0 || start < rstart || start - rstart > rlen {
+            return max_len;
+        }
+        let off = start - rstart;
+        let max_len = max_len.min(rlen - off);
+        // SAFETY: The buffer is valid and constant for the request's life
+        // (type invariant of `WriteRequest`) and `off` lies within it; the
+        // helper slices a copy of its iterator.
+        let n = unsafe {
+            bindings::netfs_buffer_fit(
+                self.req.as_raw(),
+                off as usize,
+                max_len as usize,
+                max_segs as usize,
+            )
+        };
+        (n as u64).clamp(1, max_len.max(1))
     }
 
     /// Returns whether `stream` can take data.
@@ -511,6 +571,9 @@ pub enum IssueError {
     /// A cache subrequest was issued without the submission side, or an
     /// upload with it ([`Submission::issue_to_cache`]).
     WrongStream,
+    /// The range lies outside the caller's buffer of an unbuffered or
+    /// direct write.
+    OutOfBuffer,
 }
 
 impl Subrequest {
@@ -654,14 +717,32 @@ impl PreparedSubrequest {
             }
             (*raw).len = len as usize;
             (*raw).transferred = 0;
-            let mapping = (*(*raw).rreq).mapping;
-            bindings::iov_iter_xarray(
-                &raw mut (*raw).io_iter,
-                bindings::ITER_SOURCE,
-                &raw mut (*mapping).i_pages,
-                (*raw).start as i64,
-                len as usize,
-            );
+            match self.sreq.request().buffer_span() {
+                None => {
+                    let mapping = (*(*raw).rreq).mapping;
+                    bindings::iov_iter_xarray(
+                        &raw mut (*raw).io_iter,
+                        bindings::ITER_SOURCE,
+                        &raw mut (*mapping).i_pages,
+                        (*raw).start as i64,
+                        len as usize,
+                    );
+                }
+                Some((rstart, rlen)) => {
+                    let start = (*raw).start;
+                    let off = start.wrapping_sub(rstart);
+                    if start < rstart || off > rlen || len > rlen - off {
+                        self.give_back(len, EIO.to_errno() as isize);
+                        return Err(IssueError::OutOfBuffer);
+                    }
+                    // The caller's memory at the subrequest's own file
+                    // position: `[off, off + len)` of the buffer, checked
+                    // above to lie within it; the buffer stays valid until
+                    // the request is freed (type invariant of
+                    // `WriteRequest`), which this subrequest prevents.
+                    bindings::netfs_sreq_slice_buffer(raw, off as usize, len as usize);
+                }
+            }
         }
         super::trace::sreq(&self.sreq, super::trace::SreqTrace::Submit);
         // The reference handed to the filesystem comes back with the call to

@@ -368,3 +368,65 @@ fn state_unanswered_counts_in_flight_and_awaiting_retry() {
     st.terminated(U, &3, 4096, false);
     assert_eq!(st.unanswered(U), 0);
 }
+
+/// A write of the caller's buffer reports the prefix written before the
+/// first failure, even when later pieces (sent together, inside the file)
+/// were written; a piece abandoned after the failure covers nothing.
+#[test]
+fn state_buffer_write_prefix_ends_at_first_loss() {
+    let mut st = WriteState::<u32, u32, 4, [Option<(u32, u64)>; 0]>::new(1000, 1);
+    st.activate(U);
+    let mut rec = Rec::default();
+    issue(&mut st, U, 1, 1000, 100);
+    issue(&mut st, U, 2, 1100, 100);
+    issue(&mut st, U, 3, 1200, 100);
+    st.set_issued_to(1300);
+    // The second comes back short, then its retry fails for good.
+    st.terminated(U, &3, 100, false);
+    st.terminated(U, &1, 100, false);
+    st.terminated(U, &2, 40, false);
+    let c = st.collect(&mut rec);
+    assert!(*c.need_retry.get(U));
+    assert_eq!(st.lost_from(U), None, "a retry is pending: nothing lost yet");
+    let p = st.retry_next(U).unwrap();
+    assert_eq!((p.start, p.end), (1140, 1200));
+    assert_eq!(st.restart_sreq(U, p.index, 20, 0), Ok(Some(2)));
+    assert!(st.terminated(U, &20, -28, false));
+    // The last piece was planned before the failure was seen: abandoned.
+    assert_eq!(st.add_sreq(U, 4, 1300), Ok(()));
+    assert!(st.set_sreq_len(U, &4, 0));
+    st.set_issued_to(1300);
+    st.all_queued();
+    let c = st.collect(&mut rec);
+    assert!(c.done);
+    assert_eq!(rec.failed, [(0, -28)]);
+    assert_eq!(st.lost_from(U), Some(1140));
+    assert_eq!(rec.released, [(0, 1), (0, 20), (0, 3), (0, 4)]);
+}
+
+/// Retries without progress are bounded for a buffer write as for
+/// writeback: the prefix then ends where the last attempt left it.
+#[test]
+fn state_buffer_write_retries_are_bounded() {
+    let mut st = WriteState::<u32, u32, 4, [Option<(u32, u64)>; 0]>::new(0, 2);
+    st.activate(U);
+    let mut rec = Rec::default();
+    issue(&mut st, U, 1, 0, 4096);
+    st.set_issued_to(4096);
+    st.all_queued();
+    st.terminated(U, &1, 0, false);
+    let mut h = 10;
+    loop {
+        st.collect(&mut rec);
+        let Some(p) = st.retry_next(U) else { break };
+        assert!(h < 20, "retries must stop");
+        st.restart_sreq(U, p.index, h, 0).unwrap();
+        st.terminated(U, &h, 0, false);
+        h += 1;
+    }
+    let c = st.collect(&mut rec);
+    assert!(c.done);
+    assert_eq!(h, 12, "two retries, then failure");
+    assert_eq!(st.lost_from(U), Some(0));
+    assert_eq!(rec.failed, [(0, -5)]);
+}

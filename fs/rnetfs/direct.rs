@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Unbuffered and direct writes: the caller's buffer, written at its file
+//! positions.
+//!
+//! netfs hands the engine the request of a write that bypasses the page
+//! cache (9p's `cache=none`, `O_SYNC` opens on 9p, cifs `cache=none`,
+//! `O_DIRECT` everywhere) once it has done what the VFS sees, and does the
+//! rest (`i_size`, invalidation, `ki_pos`, `ki_complete`) once the engine
+//! returns. In between this is writeback's machinery with a buffer instead
+//! of folios: the upload tiler cuts `[start, start + len)` to the
+//! filesystem's limits, [`crate::submit`] sends the pieces from the issue
+//! workers under the upload window, the collector retires them in file
+//! order and runs the retryer, bounded as for writeback.
+//!
+//! What the caller is told is the contiguous prefix written before the
+//! first byte that was not. netfs's C loop sends one subrequest at a time
+//! so that a failure cannot leave data beyond a gap. Here subrequests that
+//! end inside the file's size as it was when the write began go out
+//! together, within the window: a failure among them leaves, past the
+//! prefix reported, bytes overwritten inside the file, which a failed
+//! write may do, but never a file extended over a hole. A subrequest that
+//! extends the file goes out only once all before it are written, and
+//! nothing goes out after a failure. A synchronous write stops between
+//! subrequests on a signal, as netfs's does.
+
+use crate::engine::{
+    spans::StreamsAvail, stream::Stream, tile::Limits, tile::StreamSink, tile::Tiler,
+};
+use crate::request::RequestState;
+use crate::stats::STATS;
+use crate::submit::{Building, Sink, Workers};
+use crate::Rnetfs;
+use kernel::{
+    netfs::{
+        engine::{Registration, UnbufferedOutcome, UnbufferedWrite},
+        request::WriteKind,
+    },
+    prelude::*,
+};
+
+/// The tiler's sink for a write of the caller's buffer: the writeback sink
+/// with the rules above.
+struct BufferSink<'q> {
+    sink: Sink<'q>,
+    /// The file's size when the write began.
+    eof: u64,
+    /// Signals stop the write (a synchronous caller).
+    interruptible: bool,
+    /// Where the write starts: a signal stops it only after its first
+    /// subrequest, as netfs's loop checks after each one.
+    first: u64,
+    /// A signal stopped it.
+    interrupted: bool,
+}
+
+impl BufferSink<'_> {
+    /// Whether an earlier subrequest failed for good: nothing more goes out.
+    fn failed(&self) -> bool {
+        let g = self.sink.state.inner.lock();
+        g.failed.upload.is_some() || g.ws.lost_from(Stream::Upload).is_some()
+    }
+}
+
+impl StreamSink<Building> for BufferSink<'_> {
+    fn prepare(&mut self, stream: Stream, start: u64) -> Option<(Building, Limits)> {
+        if self.interruptible && start > self.first && kernel::current!().signal_pending() {
+            self.interrupted = true;
+            return None;
+        }
+        if self.failed() {
+            return None;
+        }
+        let (b, mut limits) = self.sink.prepare(stream, start)?;
+        if limits.max_segs != 0 {
+            // The buffer's segments are not folios: fit the length to them.
+            let max = if limits.max_len == 0 {
+                u64::MAX
+            } else {
+                limits.max_len
+            };
+            limits.max_len = self
+                .sink
+                .with_submission(|sub| sub.buffer_fit(start, max, limits.max_segs))
+                .unwrap_or(limits.max_len);
+            limits.max_segs = 0;
+        }
+        Some((b, limits))
+    }
+
+    fn issue(&mut self, stream: Stream, b: Building, start: u64, len: u64, nr_segs: u32) {
+        let state = self.sink.state.clone();
+        let mut g = state.inner.lock();
+        if start.saturating_add(len) > self.eof {
+            // Extends the file: only once everything before it is written
+            // (its own entry is the one left uncollected).
+            while g.ws.uncollected(stream) > 1
+                && g.failed.upload.is_none()
+                && g.ws.lost_from(stream).is_none()
+            {
+                state.room.wait(&mut g);
+            }
+            if g.failed.upload.is_some() || g.ws.lost_from(stream).is_some() {
+                drop(g);
+                self.sink.abandon(stream, b);
+                return;
+            }
+            STATS.unbuffered_serial.inc();
+        } else if g.ws.in_flight(stream) > 0 {
+            STATS.unbuffered_pipelined.inc();
+        }
+        drop(g);
+        self.sink.issue(stream, b, start, len, nr_segs);
+    }
+}
+
+/// Writes `write`'s buffer; returns what netfs reports to the caller.
+pub(crate) fn write(
+    reg: &Registration<Rnetfs>,
+    write: UnbufferedWrite<Rnetfs>,
+) -> UnbufferedOutcome {
+    let eng = reg.engine();
+    match write.kind() {
+        WriteKind::Direct => STATS.dio_writes.inc(),
+        _ => STATS.unbuffered_writes.inc(),
+    }
+    let (start, len) = (write.start(), write.len());
+    if write.is_empty() {
+        return UnbufferedOutcome {
+            transferred: 0,
+            error: 0,
+            ret: 0,
+        };
+    }
+    let eof = write.mapping().i_size().max(0) as u64;
+    let interruptible = !write.is_async();
+    let state = match RequestState::new(
+        write.kind(),
+        start,
+        0,
+        eng.max_inflight,
+        eng.adaptive_window,
+        eng.max_retries,
+        eng.fault.clone(),
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            STATS.unbuffered_failed.inc();
+            return UnbufferedOutcome {
+                transferred: 0,
+                error: e.to_errno(),
+                ret: e.to_errno(),
+            };
+        }
+    };
+    let sub = write.attach(state.clone());
+    {
+        let mut g = state.inner.lock();
+        g.req = Some(sub.request().clone());
+        g.ws.activate(Stream::Upload);
+        g.ws.set_issued_to(start);
+        // netfs made the upload stream available; there is no cache stream.
+        g.avail = StreamsAvail {
+            upload: true,
+            cache: false,
+        };
+    }
+    *state.submit.lock() = Some(sub);
+    STATS.requests.inc();
+    STATS.live_requests.inc();
+
+    let workers = eng.async_upload.then(|| Workers {
+        queue: eng.issue_wq.queue(),
+        slots: &eng.upload_slots,
+    });
+    let mut sink = BufferSink {
+        sink: Sink {
+            state: state.clone(),
+            workers,
+        },
+        eof,
+        interruptible,
+        first: start,
+        interrupted: false,
+    };
+    let mut tiler = Tiler::new(Stream::Upload);
+    let dropped = tiler.add(&mut sink, start, len, true);
+    let issued_end = start + (len - dropped.min(len));
+    {
+        let mut g = state.inner.lock();
+        g.ws.set_issued_to(issued_end);
+        g.ws.all_queued();
+    }
+    // Collects what is left; the last collection finishes the request.
+    state.wake_collector(eng.wq.queue());
+    let (lost_from, error) = {
+        let mut g = state.inner.lock();
+        while g.req.is_some() {
+            state.room.wait(&mut g);
+        }
+        (g.ws.lost_from(Stream::Upload), g.failed.upload)
+    };
+    let written_to = lost_from.unwrap_or(issued_end).min(issued_end);
+    let transferred = written_to.saturating_sub(start);
+    STATS.unbuffered_bytes.add(transferred);
+    let error = error.unwrap_or(0);
+    if error != 0 {
+        STATS.unbuffered_failed.inc();
+    }
+    let ret = if sink.interrupted {
+        STATS.unbuffered_interrupted.inc();
+        if transferred > 0 {
+            EINTR.to_errno()
+        } else {
+            ERESTARTSYS.to_errno()
+        }
+    } else {
+        error
+    };
+    UnbufferedOutcome {
+        transferred,
+        error,
+        ret,
+    }
+}
