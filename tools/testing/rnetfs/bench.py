@@ -28,8 +28,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import profile_groups  # noqa: E402
 
-CACHES = ("loose", "fscache", "afs", "cifs")
-WLS = ("seq", "rand", "files", "mix", "flush")
+CACHES = ("none", "loose", "fscache", "afs", "cifs")
+WLS = ("seq", "rand", "files", "mix", "flush", "dseq", "drand", "dext", "sseq", "srand")
 
 
 def med(xs):

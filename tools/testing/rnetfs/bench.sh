@@ -17,6 +17,11 @@
 #   RNETFS_BENCH_WORKLOADS=flush RNETFS_BENCH_MSIZES="default 512000" bench.sh
 #                         (only the fsync of dirty data, at 9p's default msize
 #                         and at msize=512000)
+#   RNETFS_BENCH_CACHES="none loose" RNETFS_BENCH_WORKLOADS="dseq drand dext sseq srand" bench.sh
+#                         the writes that bypass the page cache: O_DIRECT
+#                         (1 MiB inside the file, 4 KiB random, 1 MiB
+#                         extending) and O_SYNC (1 MiB, 4 KiB random), on
+#                         9p's default cache=none mount and on cache=loose
 #   RNETFS_BENCH_PROFILE=1 bench.sh   also profile each engine (perf in the
 #                         guest): kernel CPU per MiB per function group
 #                         (RNETFS_BENCH_PROFILE_RUNS=N: N profiled runs each,

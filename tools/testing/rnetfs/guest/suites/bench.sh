@@ -48,10 +48,19 @@ hz() { getconf CLK_TCK; }
 up_count() { if rnetfs_loaded; then stat_of upload_prepared; else netfs_stat UpldOps UL; fi; }
 ca_count() { if rnetfs_loaded; then stat_of cache_prepared; else netfs_stat CaWrOps WR; fi; }
 
-# The fio job of a workload: seq, rand, files, mix.
+# The fio job of a workload: seq, rand, files, mix; and the writes that
+# bypass the page cache, each on a file laid out beforehand (untimed,
+# prelayout) except dext: dseq 1 MiB and drand 4 KiB O_DIRECT writes inside
+# the file's size, dext 1 MiB O_DIRECT writes extending a new file, sseq
+# and srand 1 MiB and 4 KiB O_SYNC writes (unbuffered on 9p).
 job() {
 	local wl=$1 dir=$2 s=$3
 	case $wl in
+	dseq) echo "--name=dseq --rw=write --bs=1M --size=$((256 / s))M --direct=1 --overwrite=1" ;;
+	drand) echo "--name=drand --rw=randwrite --bs=4k --size=$((32 / s))M --direct=1 --overwrite=1" ;;
+	dext) echo "--name=dext --rw=write --bs=1M --size=$((256 / s))M --direct=1" ;;
+	sseq) echo "--name=sseq --rw=write --bs=1M --size=$((256 / s))M --sync=1 --overwrite=1" ;;
+	srand) echo "--name=srand --rw=randwrite --bs=4k --size=$((32 / s))M --sync=1 --overwrite=1" ;;
 	seq) echo "--name=seq --rw=write --bs=1M --size=$((1024 / s))M --end_fsync=1" ;;
 	rand) echo "--name=rand --rw=randwrite --bs=4k --size=$((512 / s))M --end_fsync=1 --file_service_type=random" ;;
 	files) echo "--name=files --rw=write --bs=64k --filesize=64k --nrfiles=$((2000 / s)) --size=$((125 / s))M --openfiles=64 --create_on_open=1 --end_fsync=1" ;;
@@ -107,6 +116,13 @@ run() {
 	local eng=$1 cache=$2 ms=$3 wl=$4 round=$5 mode=${6:-} dir=$BASE/bench
 	rm -rf $dir; mkdir -p $dir; sync; echo 3 >/proc/sys/vm/drop_caches
 	local u0 c0 t0 s0 u1 c1 t1 s1 ub0 ub1 out b0 b1
+	case $wl in
+	dseq|drand|sseq|srand)
+		# shellcheck disable=SC2046
+		fio --directory=$dir --ioengine=psync --create_only=1 --output=/dev/null \
+			$(job $wl $dir $SCALE) || { say "fio layout failed"; return 1; }
+		sync; echo 3 >/proc/sys/vm/drop_caches ;;
+	esac
 	u0=$(up_count); c0=$(ca_count); ub0=$(stat_of upload_bytes)
 	[ "$mode" = traced ] && trace_on netfs_folio
 	if [ "$mode" = profiled ]; then prof_start || return 1; fi
