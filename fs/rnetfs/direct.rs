@@ -25,7 +25,7 @@
 //! subrequests on a signal, as netfs's does.
 
 use crate::engine::{
-    spans::StreamsAvail, stream::Stream, tile::Limits, tile::StreamSink, tile::Tiler,
+    spans::StreamsAvail, state::Before, stream::Stream, tile::Limits, tile::StreamSink, tile::Tiler,
 };
 use crate::request::RequestState;
 use crate::stats::STATS;
@@ -50,6 +50,8 @@ struct BufferSink<'q> {
     /// Where the write starts: a signal stops it only after its first
     /// subrequest, as netfs's loop checks after each one.
     first: u64,
+    /// Where it ends.
+    end: u64,
     /// A signal stopped it.
     interrupted: bool,
 }
@@ -58,7 +60,7 @@ impl BufferSink<'_> {
     /// Whether an earlier subrequest failed for good: nothing more goes out.
     fn failed(&self) -> bool {
         let g = self.sink.state.inner.lock();
-        g.failed.upload.is_some() || g.ws.lost_from(Stream::Upload).is_some()
+        g.failed.upload.is_some() || g.ws.before(Stream::Upload, u64::MAX) == Before::Lost
     }
 }
 
@@ -92,15 +94,16 @@ impl StreamSink<Building> for BufferSink<'_> {
         let state = self.sink.state.clone();
         let mut g = state.inner.lock();
         if start.saturating_add(len) > self.eof {
-            // Extends the file: only once everything before it is written
-            // (its own entry is the one left uncollected).
-            while g.ws.uncollected(stream) > 1
-                && g.failed.upload.is_none()
-                && g.ws.lost_from(stream).is_none()
-            {
-                state.room.wait(&mut g);
-            }
-            if g.failed.upload.is_some() || g.ws.lost_from(stream).is_some() {
+            // Extends the file: only once everything before it is written.
+            // Completions (and the retryer) wake `answered`.
+            let before = loop {
+                match g.ws.before(stream, start) {
+                    Before::Pending if g.failed.upload.is_none() => state.answered.wait(&mut g),
+                    Before::Pending => break Before::Lost,
+                    b => break b,
+                }
+            };
+            if before == Before::Lost {
                 drop(g);
                 self.sink.abandon(stream, b);
                 return;
@@ -110,7 +113,16 @@ impl StreamSink<Building> for BufferSink<'_> {
             STATS.unbuffered_pipelined.inc();
         }
         drop(g);
+        // A worker lets the next piece go out while this one is on the
+        // wire; with no next piece that may go out meanwhile (this is the
+        // last, or it extends the file) the hop would only add latency.
+        let end = start.saturating_add(len);
+        let workers = self.sink.workers;
+        if end > self.eof || end >= self.end {
+            self.sink.workers = None;
+        }
         self.sink.issue(stream, b, start, len, nr_segs);
+        self.sink.workers = workers;
     }
 }
 
@@ -181,6 +193,7 @@ pub(crate) fn write(
         eof,
         interruptible,
         first: start,
+        end: start + len,
         interrupted: false,
     };
     let mut tiler = Tiler::new(Stream::Upload);

@@ -100,6 +100,17 @@ pub(crate) struct Collected {
     pub(crate) progress: bool,
 }
 
+/// How the subrequests before a position stand ([`WriteState::before`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Before {
+    /// Every byte before it was written.
+    Written,
+    /// Some are still at the filesystem, being built or to be sent again.
+    Pending,
+    /// Some failed for good.
+    Lost,
+}
+
 /// What the collector hands back to the glue.
 pub(crate) trait CollectSink<S, F> {
     /// The subrequest is finished with: drop the glue's reference.
@@ -284,7 +295,27 @@ impl<S, F, const NS: usize, FB: FolioSlots<F>> WriteState<S, F, NS, FB> {
         self.streams.get(stream).lost_from
     }
 
+    /// How the subrequests of `stream` that start before `pos` stand: a
+    /// write of the caller's buffer extends the file only once they are
+    /// all written, and sends nothing more once one is lost.
+    pub(crate) fn before(&self, stream: Stream, pos: u64) -> Before {
+        let st = self.streams.get(stream);
+        if st.lost_from.is_some() {
+            return Before::Lost;
+        }
+        let mut out = Before::Written;
+        for e in st.sreqs.iter().filter(|e| e.start < pos) {
+            match e.state {
+                SreqState::Failed(_) => return Before::Lost,
+                SreqState::Done => {}
+                SreqState::InFlight | SreqState::NeedRetry => out = Before::Pending,
+            }
+        }
+        out
+    }
+
     /// Subrequest entries of `stream` not yet collected.
+    #[cfg_attr(not(test), expect(dead_code, reason = "the host tests inspect it"))]
     pub(crate) fn uncollected(&self, stream: Stream) -> usize {
         self.streams.get(stream).sreqs.len()
     }

@@ -5,7 +5,7 @@
 use std::vec::Vec;
 
 use crate::engine::{
-    state::{CollectSink, Collected, RetryPiece, SreqState, WriteState},
+    state::{Before, CollectSink, Collected, RetryPiece, SreqState, WriteState},
     stream::{PerStream, Stream},
 };
 
@@ -429,4 +429,36 @@ fn state_buffer_write_retries_are_bounded() {
     assert_eq!(h, 12, "two retries, then failure");
     assert_eq!(st.lost_from(U), Some(0));
     assert_eq!(rec.failed, [(0, -5)]);
+}
+
+/// What a piece that extends the file waits for: every earlier piece
+/// written; it never goes out once one is lost, collected or not.
+#[test]
+fn state_before_a_position() {
+    let mut st = WriteState::<u32, u32, 4, [Option<(u32, u64)>; 0]>::new(0, 1);
+    st.activate(U);
+    let mut rec = Rec::default();
+    issue(&mut st, U, 1, 0, 100);
+    issue(&mut st, U, 2, 100, 100);
+    assert_eq!(st.add_sreq(U, 3, 200), Ok(()));
+    assert_eq!(st.before(U, 200), Before::Pending);
+    assert_eq!(st.before(U, 0), Before::Written, "nothing before the start");
+    st.terminated(U, &2, 100, false);
+    assert_eq!(st.before(U, 200), Before::Pending);
+    st.terminated(U, &1, 60, false);
+    assert_eq!(st.before(U, 200), Before::Pending, "short: to be sent again");
+    st.collect(&mut rec);
+    let p = st.retry_next(U).unwrap();
+    st.restart_sreq(U, p.index, 10, 0).unwrap();
+    st.terminated(U, &10, 40, false);
+    assert_eq!(st.before(U, 200), Before::Written, "the building entry is not before itself");
+    st.collect(&mut rec);
+    assert_eq!(st.before(U, 200), Before::Written, "collected entries count as written");
+    assert!(st.set_sreq_len(U, &3, 100));
+    st.terminated(U, &3, -5, false);
+    assert_eq!(st.before(U, 300), Before::Lost, "lost before collection");
+    st.set_issued_to(300);
+    st.collect(&mut rec);
+    assert_eq!(st.before(U, 300), Before::Lost, "and after");
+    assert_eq!(st.lost_from(U), Some(200));
 }
