@@ -192,6 +192,37 @@ fsx_takeover() {
 
 cleanup() { local n; for n in "$@"; do rm -rf "${MNT:?}/$n" "${REF:?}/$n"; done; }
 
+# Writes that bypass the page cache (guest/dio.py): cache=none makes every
+# write unbuffered, O_DIRECT is direct in any mode. dio.py checks that
+# netfs's unbuffered path carried them, and rnetfs when loaded; the share's
+# backing directory and a fresh mount must hold the reference's bytes.
+# The small wsize makes every write several subrequests, each with its own
+# credits.
+dio_verify() {
+	local mode=$1 size=$2 name=$3; shift 3
+	python3 ./dio.py write "$mode" "$MNT/$name" "$REF/$name" "$size" "$(seed_for "$name")" "$@" ||
+		return 1
+	server_same "$name"
+}
+direct_writes() {
+	local p=$1
+	mnt "cache=none,wsize=$WSIZE" || { fail $p-cifs-none-mount; return; }
+	at $p-none-seq dio_verify seq $((4 << 20)) $p-none-seq --expect unbuffered
+	at $p-none-rewrite dio_verify rewrite $((4 << 20)) $p-none-rewrite --expect unbuffered
+	at $p-none-random dio_verify random $((1 << 20)) $p-none-random --expect unbuffered
+	at $p-none-extend dio_verify extend $((2 << 20)) $p-none-extend --expect unbuffered
+	at $p-none-append dio_verify append $((1 << 20)) $p-none-append --expect unbuffered
+	cleanup $p-none-seq $p-none-rewrite $p-none-random $p-none-extend $p-none-append
+	umount $MNT
+	mnt "cache=strict,wsize=$WSIZE" || { fail $p-cifs-strict-mount; return; }
+	at $p-direct-aligned dio_verify aligned $((2 << 20)) $p-direct-aligned --flags direct --expect dio
+	at $p-direct-unaligned dio_verify unaligned $((2 << 20)) $p-direct-unaligned --flags direct --expect dio
+	at $p-direct-rewrite dio_verify rewrite $((4 << 20)) $p-direct-rewrite --flags direct --expect dio
+	cleanup $p-direct-aligned $p-direct-unaligned $p-direct-rewrite
+	umount $MNT
+	t $p-direct-no-d-state no_d_state
+}
+
 LONG=${RNETFS_LONG:-0}
 # workloads PREFIX CACHE-MODE
 workloads() {
@@ -653,7 +684,7 @@ else
 	exit 0
 fi
 
-PHASES=" ${CIFS_PHASES:-workloads faults options nohandle bigfile fscache reconnect credits} "
+PHASES=" ${CIFS_PHASES:-workloads direct faults options nohandle bigfile fscache reconnect credits} "
 PHASES=${PHASES//,/ }
 phase() { [[ "$PHASES" == *" $1 "* ]]; }
 t cifs-carried-can-fail carried_can_fail
@@ -666,6 +697,14 @@ for mode in ${CIFS_MODES:-strict loose}; do
 	workloads c $mode
 done
 cat /proc/fs/netfs/stats >/dev/console
+
+if phase direct; then
+	load_rnetfs || fail rnetfs-load
+	direct_writes r
+	say "rnetfs stats:"; cat $DBG/stats >/dev/console
+	unload_rnetfs
+	direct_writes c
+fi
 
 # Server faults (before the fscache and credit phases change the server).
 if phase faults; then
