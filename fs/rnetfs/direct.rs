@@ -11,7 +11,10 @@
 //! of folios: the upload tiler cuts `[start, start + len)` to the
 //! filesystem's limits, [`crate::submit`] sends the pieces from the issue
 //! workers under the upload window, the collector retires them in file
-//! order and runs the retryer, bounded as for writeback.
+//! order and runs the retryer, bounded as for writeback. The collector runs
+//! on the writer's task, which waits for the write anyway (netfs's loop
+//! collects there too): completions only record their outcome and wake it,
+//! so no work item runs per piece.
 //!
 //! What the caller is told is the contiguous prefix written before the
 //! first byte that was not. netfs's C loop sends one subrequest at a time
@@ -24,12 +27,13 @@
 //! nothing goes out after a failure. A synchronous write stops between
 //! subrequests on a signal, as netfs's does.
 
+use crate::collect::collect;
 use crate::engine::{
     spans::StreamsAvail, state::Before, stream::Stream, tile::Limits, tile::StreamSink, tile::Tiler,
 };
-use crate::request::RequestState;
+use crate::request::{Inner, RequestState, NS};
 use crate::stats::STATS;
-use crate::submit::{Building, Sink, Workers};
+use crate::submit::{warn_once, Building, Sink, Workers};
 use crate::Rnetfs;
 use kernel::{
     netfs::{
@@ -37,7 +41,42 @@ use kernel::{
         request::WriteKind,
     },
     prelude::*,
+    sync::Arc,
 };
+
+/// Runs the collector on the writer's task until `done` holds, waiting for
+/// completions in between.
+fn collect_until(state: &Arc<RequestState>, mut done: impl FnMut(&Inner) -> bool) {
+    let mut idle = 0u32;
+    loop {
+        collect(state.clone());
+        let mut g = state.inner.lock();
+        if done(&g) {
+            return;
+        }
+        let n = g.ws.in_flight(Stream::Upload);
+        if n == 0 {
+            // Nothing at the filesystem: the pass above had something to do
+            // (a retry sent and already answered); another pass sees it.
+            idle += 1;
+            if idle > 1000 {
+                drop(g);
+                warn_once("direct: a write waits with nothing in flight");
+                return;
+            }
+            continue;
+        }
+        idle = 0;
+        while g.ws.in_flight(Stream::Upload) == n {
+            state.answered.wait(&mut g);
+        }
+    }
+}
+
+/// Whether a subrequest of the write failed for good: nothing more goes out.
+fn lost(g: &Inner) -> bool {
+    g.failed.upload.is_some() || g.ws.before(Stream::Upload, u64::MAX) == Before::Lost
+}
 
 /// The tiler's sink for a write of the caller's buffer: the writeback sink
 /// with the rules above.
@@ -56,21 +95,18 @@ struct BufferSink<'q> {
     interrupted: bool,
 }
 
-impl BufferSink<'_> {
-    /// Whether an earlier subrequest failed for good: nothing more goes out.
-    fn failed(&self) -> bool {
-        let g = self.sink.state.inner.lock();
-        g.failed.upload.is_some() || g.ws.before(Stream::Upload, u64::MAX) == Before::Lost
-    }
-}
-
 impl StreamSink<Building> for BufferSink<'_> {
     fn prepare(&mut self, stream: Stream, start: u64) -> Option<(Building, Limits)> {
         if self.interruptible && start > self.first && kernel::current!().signal_pending() {
             self.interrupted = true;
             return None;
         }
-        if self.failed() {
+        // Room under the window, collected here; or a loss.
+        collect_until(&self.sink.state, |g| {
+            let room = g.ws.stream_room(stream);
+            lost(g) || (room > 0 && NS - room < g.ws.window().limit())
+        });
+        if lost(&self.sink.state.inner.lock()) {
             return None;
         }
         let (b, mut limits) = self.sink.prepare(stream, start)?;
@@ -92,27 +128,19 @@ impl StreamSink<Building> for BufferSink<'_> {
 
     fn issue(&mut self, stream: Stream, b: Building, start: u64, len: u64, nr_segs: u32) {
         let state = self.sink.state.clone();
-        let mut g = state.inner.lock();
         if start.saturating_add(len) > self.eof {
             // Extends the file: only once everything before it is written.
-            // Completions (and the retryer) wake `answered`.
-            let before = loop {
-                match g.ws.before(stream, start) {
-                    Before::Pending if g.failed.upload.is_none() => state.answered.wait(&mut g),
-                    Before::Pending => break Before::Lost,
-                    b => break b,
-                }
-            };
-            if before == Before::Lost {
-                drop(g);
+            collect_until(&state, |g| {
+                lost(g) || g.ws.before(stream, start) != Before::Pending
+            });
+            if lost(&state.inner.lock()) {
                 self.sink.abandon(stream, b);
                 return;
             }
             STATS.unbuffered_serial.inc();
-        } else if g.ws.in_flight(stream) > 0 {
+        } else if state.inner.lock().ws.in_flight(stream) > 0 {
             STATS.unbuffered_pipelined.inc();
         }
-        drop(g);
         // A worker lets the next piece go out while this one is on the
         // wire; with no next piece that may go out meanwhile (this is the
         // last, or it extends the file) the hop would only add latency.
@@ -205,12 +233,9 @@ pub(crate) fn write(
         g.ws.all_queued();
     }
     // Collects what is left; the last collection finishes the request.
-    state.wake_collector(eng.wq.queue());
+    collect_until(&state, |g| g.req.is_none());
     let (lost_from, error) = {
-        let mut g = state.inner.lock();
-        while g.req.is_some() {
-            state.room.wait(&mut g);
-        }
+        let g = state.inner.lock();
         (g.ws.lost_from(Stream::Upload), g.failed.upload)
     };
     let written_to = lost_from.unwrap_or(issued_end).min(issued_end);

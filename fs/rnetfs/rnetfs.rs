@@ -143,7 +143,9 @@ impl WriteEngine for Rnetfs {
         result: isize,
     ) {
         let state = Arc::from(data);
-        if complete::terminated(&state, sreq, result) {
+        // A write of the caller's buffer is collected on the writer's task,
+        // which `terminated` wakes (see `direct`).
+        if complete::terminated(&state, sreq, result) && !state.writes_buffer() {
             state.wake_collector(reg.engine().wq.queue());
         }
     }
