@@ -36,6 +36,23 @@ grep -v '^#' $T/trace | awk '/netfs_write:/ { on = 1 } on' | grep -v ' DOWN \| U
 	END { flush() }' | head -120 >/dev/console
 echo "RNETFS-SECTION trace summary" >/dev/console
 grep -v '^#' $T/trace | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^netfs_[a-z]+:$/) print $i }' | sort | uniq -c >/dev/console
+# Writes that bypass the page cache, carried by rnetfs too: an O_DIRECT
+# write and an O_SYNC one (which 9p makes unbuffered), their requests in
+# the trace (netfs_write: the request's kind; its subrequests; the
+# collection, done by rnetfs) and in rnetfs's counters.
+echo 0 >$T/tracing_on; echo >$T/trace; echo 1 >$T/tracing_on
+head -c $((3 << 20)) /dev/urandom >$REF/demo-direct
+dd if=$REF/demo-direct of=$MNT/demo-direct bs=3M oflag=direct 2>/dev/null &&
+	dd if=$REF/demo-direct of=$MNT/demo-sync bs=1M count=1 oflag=sync 2>/dev/null &&
+	pass demo-direct-write || fail demo-direct-write
+echo 0 >$T/tracing_on
+expect_same demo-direct $REF/demo-direct
+head -c $((1 << 20)) $REF/demo-direct >$REF/demo-sync
+expect_same demo-sync $REF/demo-sync
+echo "RNETFS-SECTION trace of an O_DIRECT and an O_SYNC write (rnetfs)" >/dev/console
+grep -v '^#' $T/trace | grep -v ' DOWN \| UR ' | grep 'netfs_' | head -40 >/dev/console
+echo "RNETFS-SECTION rnetfs counters of writes that bypass the page cache" >/dev/console
+grep -E '^(unbuffered|dio)_' $DBG/stats >/dev/console
 echo "RNETFS-SECTION end" >/dev/console
 rmmod rnetfs
 umount_export
