@@ -60,9 +60,15 @@ fn collect_until(state: &Arc<RequestState>, mut done: impl FnMut(&Inner) -> bool
             // (a retry sent and already answered); another pass sees it.
             idle += 1;
             if idle > 1000 {
+                // Never seen: rather than wait for ever, what is left to
+                // send fails, so that the next passes retire it and the
+                // write ends with what was written before it.
+                while let Some(piece) = g.ws.retry_next(Stream::Upload) {
+                    g.ws.fail_retry(Stream::Upload, piece.index, EIO.to_errno());
+                }
                 drop(g);
-                warn_once("direct: a write waits with nothing in flight");
-                return;
+                warn_once("direct: a write waited with nothing in flight");
+                idle = 0;
             }
             continue;
         }
@@ -93,6 +99,8 @@ struct BufferSink<'q> {
     end: u64,
     /// A signal stopped it.
     interrupted: bool,
+    /// The length limit of the last piece prepared.
+    last_max: u64,
 }
 
 impl StreamSink<Building> for BufferSink<'_> {
@@ -106,10 +114,20 @@ impl StreamSink<Building> for BufferSink<'_> {
             let room = g.ws.stream_room(stream);
             lost(g) || (room > 0 && NS - room < g.ws.window().limit())
         });
+        // A piece that will extend the file waits before it is prepared, so
+        // that it holds no credits (cifs) while it waits.
+        let may_extend = start >= self.eof
+            || start.saturating_add(self.last_max.min(self.end.saturating_sub(start))) > self.eof;
+        if may_extend {
+            collect_until(&self.sink.state, |g| {
+                lost(g) || g.ws.before(stream, start) != Before::Pending
+            });
+        }
         if lost(&self.sink.state.inner.lock()) {
             return None;
         }
         let (b, mut limits) = self.sink.prepare(stream, start)?;
+        self.last_max = limits.max_len;
         if limits.max_segs != 0 {
             // The buffer's segments are not folios: fit the length to them.
             let max = if limits.max_len == 0 {
@@ -172,7 +190,7 @@ pub(crate) fn write(
             ret: 0,
         };
     }
-    let eof = write.mapping().i_size().max(0) as u64;
+    let eof = write.old_size();
     let interruptible = !write.is_async();
     let state = match RequestState::new(
         write.kind(),
@@ -193,7 +211,17 @@ pub(crate) fn write(
             };
         }
     };
-    let sub = write.attach(state.clone());
+    let sub = match write.attach(state.clone()) {
+        Ok(sub) => sub,
+        Err(e) => {
+            STATS.unbuffered_failed.inc();
+            return UnbufferedOutcome {
+                transferred: 0,
+                error: e.to_errno(),
+                ret: e.to_errno(),
+            };
+        }
+    };
     {
         let mut g = state.inner.lock();
         g.req = Some(sub.request().clone());
@@ -223,6 +251,7 @@ pub(crate) fn write(
         first: start,
         end: start + len,
         interrupted: false,
+        last_max: 0,
     };
     let mut tiler = Tiler::new(Stream::Upload);
     let dropped = tiler.add(&mut sink, start, len, true);

@@ -79,7 +79,11 @@ pub(crate) fn retry(state: &Arc<RequestState>, s: Stream) {
                     let Some(piece) = piece else { break };
                     // From netfs's mempool: it waits rather than fail.
                     let Ok(new) = NewSubrequest::alloc(&req, netfs_stream(s), piece.start) else {
-                        warn_once("retry: subrequest allocation failed");
+                        // Writeback's come from netfs's reserve; a write of
+                        // the caller's buffer may fail, and is told.
+                        if !state.writes_buffer() {
+                            warn_once("retry: subrequest allocation failed");
+                        }
                         state
                             .inner
                             .lock()
@@ -98,7 +102,13 @@ pub(crate) fn retry(state: &Arc<RequestState>, s: Stream) {
                         continue;
                     };
                     trace::sreq(sreq.subrequest(), SreqTrace::Retry);
-                    let len = (piece.end - piece.start).min(sreq.limits().max_len);
+                    let lim = sreq.limits();
+                    let mut len = (piece.end - piece.start).min(lim.max_len);
+                    if lim.max_segs != 0 {
+                        // A caller's buffer is cut to the segments too, as
+                        // the issuer cuts it (folios are whole segments).
+                        len = sub.buffer_fit(piece.start, len, lim.max_segs);
+                    }
                     let restarted = state
                         .inner
                         .lock()

@@ -87,7 +87,10 @@ impl Sink<'_> {
                 Stream::Upload => g.ws.window().limit(),
                 Stream::Cache => st.max_inflight,
             };
-            if !g.paused && used < bound && room > 0 {
+            // A write of the caller's buffer is throttled by its writer,
+            // which collects while it waits (`crate::direct`): nobody else
+            // would wake it here.
+            if (!g.paused && used < bound && room > 0) || (st.writes_buffer() && room > 0) {
                 return Ok(g.req.clone());
             }
             STATS.throttled.inc();
@@ -99,11 +102,20 @@ impl Sink<'_> {
     /// written. The loss is reported, as netfs reports a failed stream: to
     /// the mapping for the server (fsync sees it), by invalidating the
     /// cache for the cache.
-    fn setup_failed(&self, stream: Stream, what: &str) {
-        warn_once(what);
+    fn setup_failed(&self, stream: Stream, what: &str, error: Error) {
+        // A write of the caller's buffer allocates without netfs's reserve:
+        // it may fail, and its writer is told, as netfs tells it.
+        let error = if self.state.writes_buffer() {
+            error
+        } else {
+            EIO
+        };
+        if error != ENOMEM {
+            warn_once(what);
+        }
         STATS.setup_failed.inc();
         let mut g = self.state.inner.lock();
-        g.failed.get_mut(stream).get_or_insert(EIO.to_errno());
+        g.failed.get_mut(stream).get_or_insert(error.to_errno());
         if stream == Stream::Upload && !self.state.writes_buffer() {
             if let Some(req) = g.req.clone() {
                 drop(g);
@@ -131,20 +143,20 @@ impl Sink<'_> {
 impl StreamSink<Building> for Sink<'_> {
     fn prepare(&mut self, stream: Stream, start: u64) -> Option<(Building, Limits)> {
         let Ok(req) = self.throttle(stream) else {
-            self.setup_failed(stream, "a span planned on a stream not in the request");
+            self.setup_failed(stream, "a span planned on a stream not in the request", EIO);
             return None;
         };
         let req = req?;
-        // From netfs's mempool: it waits rather than fail.
+        // From netfs's mempool: it waits rather than fail for writeback.
         let Ok(new) = NewSubrequest::alloc(&req, netfs_stream(stream), start) else {
-            self.setup_failed(stream, "subrequest allocation failed");
+            self.setup_failed(stream, "subrequest allocation failed", ENOMEM);
             return None;
         };
         let handle = new.handle();
         let sreq = match self.with_submission(|sub| sub.prepare(new)) {
             Some(Ok(p)) => p,
             _ => {
-                self.setup_failed(stream, "subrequest of another request");
+                self.setup_failed(stream, "subrequest of another request", EIO);
                 return None;
             }
         };
@@ -163,7 +175,7 @@ impl StreamSink<Building> for Sink<'_> {
             drop(h);
             // Room was checked by `throttle` and only the issuer adds.
             sreq.give_back(0, EIO.to_errno() as isize);
-            self.setup_failed(stream, "subrequest refused by the stream");
+            self.setup_failed(stream, "subrequest refused by the stream", EIO);
             return None;
         }
         Some((

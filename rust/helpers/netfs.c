@@ -60,3 +60,8 @@ __rust_helper size_t rust_helper_netfs_buffer_fit(struct netfs_io_request *wreq,
 	iov_iter_advance(&iter, offset);
 	return netfs_limit_iter(&iter, 0, max_len, max_segs);
 }
+
+__rust_helper unsigned long long rust_helper_netfs_read_remote_i_size(const struct inode *inode)
+{
+	return netfs_read_remote_i_size(inode);
+}

@@ -10,8 +10,9 @@
 //! writeback back to netfs's built-in engine: it returns once no call is
 //! inside the engine and every request it created has been freed.
 
-use super::request::{Submission, TerminatedSubrequest, WriteKind, WriteRequest};
+use super::request::{EnginePriv, Submission, TerminatedSubrequest, WriteKind, WriteRequest};
 use crate::{
+    alloc::KBox,
     bindings,
     error::{to_result, Error, Result},
     ffi::c_int,
@@ -116,10 +117,12 @@ impl<E: WriteEngine> Registration<E> {
         start: i64,
         data: E::RequestData,
     ) -> Result<Submission> {
+        let mut p = KBox::new(EnginePriv::new(false), GFP_KERNEL)?;
         let req = WriteRequest::create(mapping, start)?;
         // The request is not yet visible to any filesystem; its data is
         // released by `free_request_callback` when netfs frees it.
-        req.set_engine_priv(data.into_foreign());
+        p.data = data.into_foreign();
+        req.set_engine_priv(KBox::into_raw(p).cast());
         // SAFETY: The request was just created: this is its only
         // submission side.
         Ok(unsafe { Submission::new(req) })
@@ -226,17 +229,31 @@ impl<E: WriteEngine> UnbufferedWrite<E> {
         self.req.mapping()
     }
 
+    /// The file's size as both the page cache and the server have it, as
+    /// far as the client knows: the smaller of `i_size` and netfs's
+    /// `remote_i_size` (dirty folios may have grown the former only).
+    pub fn old_size(&self) -> u64 {
+        let mapping = self.req.mapping();
+        // SAFETY: The request keeps its inode alive; the helper reads the
+        // netfs inode's remote size as netfs does.
+        let remote = unsafe { bindings::netfs_read_remote_i_size((*mapping.as_raw()).host) };
+        (mapping.i_size().max(0) as u64).min(remote)
+    }
+
     /// Attaches the engine's data to the request and returns its
-    /// submission side.
-    pub fn attach(self, data: E::RequestData) -> Submission {
+    /// submission side. Subrequests may be issued over the caller's buffer
+    /// until `unbuffered_write` returns, and are waited for then.
+    pub fn attach(self, data: E::RequestData) -> Result<Submission> {
+        let mut p = KBox::new(EnginePriv::new(true), GFP_KERNEL)?;
         // Nothing was sent yet (type invariant), so no completion can read
         // the data before it is set; it is released by
         // `free_request_callback` when netfs frees the request.
-        self.req.set_engine_priv(data.into_foreign());
+        p.data = data.into_foreign();
+        self.req.set_engine_priv(KBox::into_raw(p).cast());
         // SAFETY: An adopted request is never passed to `create_request`,
         // netfs calls `unbuffered_write` once per request, and this value
         // is consumed: this is its only submission side.
-        unsafe { Submission::new(self.req) }
+        Ok(unsafe { Submission::new(self.req) })
     }
 }
 
@@ -270,11 +287,16 @@ unsafe extern "C" fn unbuffered_callback<E: WriteEngine>(
     };
     // INVARIANT: Just adopted; nothing attached or sent.
     let write = UnbufferedWrite {
-        req,
+        req: req.clone(),
         _engine: PhantomData,
     };
     let len = write.len();
     let out = E::unbuffered_write(reg, write);
+    // netfs takes the buffer back: nothing may read it any more.
+    if let Some(g) = req.guard() {
+        g.close();
+    }
+    drop(req);
     // SAFETY: The engine has returned: netfs reads these next, and nothing
     // else writes them for an adopted request.
     unsafe {
@@ -300,8 +322,18 @@ unsafe extern "C" fn terminated_callback<E: WriteEngine>(
             TerminatedSubrequest::from_raw(sreq),
         )
     };
-    let priv_ = sreq.subrequest().request().engine_priv();
-    // SAFETY: `engine_priv` was set by `create_request` or
+    let Some(guard) = sreq.subrequest().request().guard() else {
+        // Cannot happen: a subrequest exists only once its request's data
+        // is attached. Its reference goes, nothing else is done.
+        drop(sreq);
+        return;
+    };
+    if sreq.subrequest().request().kind() != WriteKind::Writeback {
+        // The filesystem is done with the caller's buffer.
+        guard.count_out();
+    }
+    let priv_ = guard.data;
+    // SAFETY: `data` was set by `create_request` or
     // `UnbufferedWrite::attach` from an `E::RequestData` before any
     // subrequest existed, and is only released when the request is freed, which
     // `sreq`'s reference on the request prevents during this call.
@@ -318,10 +350,15 @@ unsafe extern "C" fn free_request_callback<E: WriteEngine>(
 ) {
     // SAFETY: The request is being freed: nothing else uses it.
     let req = unsafe { WriteRequest::from_raw(rreq) };
-    let priv_ = req.engine_priv();
-    if !priv_.is_null() {
-        // SAFETY: Set from `E::RequestData::into_foreign` by `create_request`,
-        // released exactly once, here.
-        drop(unsafe { <E::RequestData as ForeignOwnable>::from_foreign(priv_) });
+    let p = req.engine_priv().cast::<EnginePriv>();
+    if !p.is_null() {
+        // SAFETY: Set from `KBox::into_raw` by `create_request` or
+        // `UnbufferedWrite::attach`, released exactly once, here.
+        let p = unsafe { KBox::from_raw(p) };
+        if !p.data.is_null() {
+            // SAFETY: Set from `E::RequestData::into_foreign` with it,
+            // released exactly once, here.
+            drop(unsafe { <E::RequestData as ForeignOwnable>::from_foreign(p.data) });
+        }
     }
 }

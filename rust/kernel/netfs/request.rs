@@ -27,7 +27,10 @@ use crate::ffi::{c_long, c_ulong};
 use crate::{
     bindings,
     error::{code::*, Result},
-    sync::aref::{ARef, AlwaysRefCounted},
+    sync::{
+        aref::{ARef, AlwaysRefCounted},
+        atomic::{Acquire, Atomic, Full, Relaxed},
+    },
     types::Opaque,
     writeback::AddressSpace,
 };
@@ -94,6 +97,69 @@ pub enum WriteKind {
     Direct,
 }
 
+/// What an engine request's `engine_priv` points to: the engine's data,
+/// and the guard of an adopted write's buffer.
+///
+/// A subrequest is issued over the caller's buffer only while the guard is
+/// open and is counted until it terminates; the engine's
+/// `unbuffered_write` closes the guard when it returns and then waits for
+/// the count to drain, so no filesystem reads the buffer after netfs got
+/// it back, whatever the engine does with its subrequests.
+///
+/// # Invariants
+///
+/// `data` is the engine's `RequestData` as `into_foreign` made it, or null.
+/// `outstanding` counts the subrequests of an adopted request issued or
+/// given back and not yet terminated.
+pub(super) struct EnginePriv {
+    pub(super) data: *mut crate::ffi::c_void,
+    outstanding: Atomic<i64>,
+    open: Atomic<bool>,
+}
+
+impl EnginePriv {
+    /// A new guard, open for an adopted request.
+    pub(super) fn new(open: bool) -> Self {
+        Self {
+            data: core::ptr::null_mut(),
+            outstanding: Atomic::new(0),
+            open: Atomic::new(open),
+        }
+    }
+
+    /// Counts a subrequest that will terminate.
+    fn count_in(&self) {
+        self.outstanding.fetch_add(1, Full);
+    }
+
+    /// Counts a subrequest that will read the buffer, if it may.
+    fn open_in(&self) -> bool {
+        // Full barriers on both sides: either `close` sees this count, or
+        // this sees the guard closed.
+        self.outstanding.fetch_add(1, Full);
+        if self.open.load(Relaxed) {
+            return true;
+        }
+        self.outstanding.fetch_sub(1, Full);
+        false
+    }
+
+    /// A counted subrequest terminated.
+    pub(super) fn count_out(&self) {
+        self.outstanding.fetch_sub(1, Full);
+    }
+
+    /// Closes the guard and waits until no filesystem holds a subrequest
+    /// over the buffer. An engine that returned with subrequests in flight
+    /// is waited for here, polling: rnetfs returns with none.
+    pub(super) fn close(&self) {
+        self.open.xchg(false, Full);
+        while self.outstanding.load(Acquire) > 0 {
+            crate::time::delay::fsleep(crate::time::Delta::from_millis(1));
+        }
+    }
+}
+
 /// A netfs write request owned by a registered engine.
 ///
 /// # Invariants
@@ -102,9 +168,12 @@ pub enum WriteKind {
 /// exists; it was created by `netfs_engine_create_write_req()` or adopted
 /// by the engine at its creation (`netfs_engine_adopt()`), so it is
 /// flagged `NETFS_RREQ_EXT_ENGINE` and its `engine_priv` belongs to the
-/// registered engine. An adopted request is an unbuffered or direct write
-/// whose buffer (`buffer.iter`, the caller's memory) stays valid and
-/// unchanged until the request is freed.
+/// registered engine: a [`EnginePriv`] from the moment a filesystem can
+/// see the request. An adopted request is an unbuffered or direct write
+/// whose buffer (`buffer.iter`, the caller's memory) is valid and unchanged
+/// while the engine's `unbuffered_write` runs, and no longer (a kernel
+/// caller's bvec or kvec array may live on its stack); its
+/// [`EnginePriv`] guards the reads of it.
 #[repr(transparent)]
 pub struct WriteRequest(Opaque<bindings::netfs_io_request>);
 
@@ -194,6 +263,23 @@ impl WriteRequest {
     pub(super) fn engine_priv(&self) -> *mut crate::ffi::c_void {
         // SAFETY: Written once before publication, read-only afterwards.
         unsafe { (*self.as_raw()).engine_priv }
+    }
+
+    /// Returns the request's [`EnginePriv`], once attached.
+    pub(super) fn guard(&self) -> Option<&EnginePriv> {
+        let p = self.engine_priv().cast::<EnginePriv>();
+        // SAFETY: Set once, from a `KBox<EnginePriv>`, and freed only when
+        // the request is freed, which the reference `self` prevents.
+        (!p.is_null()).then(|| unsafe { &*p })
+    }
+
+    /// Counts a subrequest of an adopted write that will terminate.
+    fn count_in(&self) {
+        if self.buffer_span().is_some() {
+            if let Some(g) = self.guard() {
+                g.count_in();
+            }
+        }
     }
 
     /// Returns what the request writes.
@@ -712,7 +798,11 @@ impl PreparedSubrequest {
                 // Given back unsent, so that its reference and bookkeeping
                 // go the one way every subrequest's go.
                 super::trace::sreq(&self.sreq, super::trace::SreqTrace::PrepFailed);
-                self.give_back(len, EIO.to_errno() as isize);
+                // The filesystem's error (cifs: a stale handle, a killed
+                // wait for credits), as netfs reports it.
+                let e = i32::from((*raw).error);
+                let e = if e < 0 { e } else { EIO.to_errno() };
+                self.give_back(len, e as isize);
                 return Err(IssueError::PrepareFailed);
             }
             (*raw).len = len as usize;
@@ -731,15 +821,22 @@ impl PreparedSubrequest {
                 Some((rstart, rlen)) => {
                     let start = (*raw).start;
                     let off = start.wrapping_sub(rstart);
-                    if start < rstart || off > rlen || len > rlen - off {
+                    let open = self.sreq.request().guard().is_some_and(|g| g.open_in());
+                    if !open || start < rstart || off > rlen || len > rlen - off {
+                        if open {
+                            if let Some(g) = self.sreq.request().guard() {
+                                g.count_out();
+                            }
+                        }
                         self.give_back(len, EIO.to_errno() as isize);
                         return Err(IssueError::OutOfBuffer);
                     }
                     // The caller's memory at the subrequest's own file
                     // position: `[off, off + len)` of the buffer, checked
-                    // above to lie within it; the buffer stays valid until
-                    // the request is freed (type invariant of
-                    // `WriteRequest`), which this subrequest prevents.
+                    // above to lie within it. The guard is open and counts
+                    // this subrequest until it terminates, so the buffer
+                    // stays valid for as long as the filesystem has it
+                    // (type invariant of `WriteRequest`, `EnginePriv`).
                     bindings::netfs_sreq_slice_buffer(raw, off as usize, len as usize);
                 }
             }
@@ -758,6 +855,7 @@ impl PreparedSubrequest {
             match (*stream).issue_write {
                 Some(issue) => issue(raw),
                 None => {
+                    // Counted as issued already (the buffer path).
                     bindings::netfs_write_subrequest_terminated(raw.cast(), EIO.to_errno() as isize)
                 }
             }
@@ -771,6 +869,8 @@ impl PreparedSubrequest {
     /// the engine's `subreq_terminated` like any other. For an injected
     /// fault, or nothing left to send.
     pub fn give_back(self, len: u64, result: isize) {
+        // Every subrequest of an adopted write that terminates is counted.
+        self.sreq.request().count_in();
         let raw = ARef::into_raw(self.sreq)
             .as_ptr()
             .cast::<bindings::netfs_io_subrequest>();
