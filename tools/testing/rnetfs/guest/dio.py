@@ -526,7 +526,11 @@ def cmd_fio(ioengine, rw, bs, size, target, server, numjobs="1", iodepth="8", ex
     else:
         chk.fail("no fio JSON output (log %s)" % log)
     if rc != 0:
-        subprocess.run(["tail", "-20", log], stdout=open("/dev/console", "w"))
+        # fio's own error lines (which file, offset, errno), not its JSON.
+        with open(log, errors="replace") as f:
+            lines = [ln.rstrip() for ln in f if ln.startswith("fio:") or "error" in ln[:40]]
+        for ln in lines[:12]:
+            say("%s: %s" % (chk.name, ln))
     carried(chk, expect, d, ios, size * nj)
     if server != "-" and not cmd_fioverify(rw, bs, str(size), server, str(nj), chk.name):
         chk.fail("fio's verify of the server's copy failed")
@@ -542,7 +546,9 @@ def cmd_fioverify(rw, bs, size, where, numjobs="1", name=None):
                     ["--ioengine=psync", "--verify_only=1"], log, 300)
     if rc != 0:
         say("%s: fio verify_only of %s failed (%d, log %s)" % (name, where, rc, log))
-        subprocess.run(["tail", "-20", log], stdout=open("/dev/console", "w"))
+        with open(log, errors="replace") as f:
+            for ln in [ln.rstrip() for ln in f if ln.startswith(("fio:", "verify:"))][:12]:
+                say("%s: %s" % (name, ln))
     else:
         say("%s: fio verify_only of %s: every block matches" % (name, where))
     return rc == 0
