@@ -5,7 +5,7 @@
 # then the guest suites under QEMU. Ends with "N passed, N failed".
 #
 #   run-tests.sh [suite ...]     default: host kunit basic engine fscache faults
-#                                afs cifs stress matrix (short variants)
+#                                afs cifs direct stress matrix (short variants)
 #   RNETFS_CONFIG=debug run-tests.sh ...   on the debug kernel (lockdep, KASAN,
 #                                          kmemleak, DEBUG_VM, fault injection)
 #   RNETFS_KBUILD=DIR run-tests.sh ...     on a kernel built before (DIR holds
