@@ -86,6 +86,12 @@ fs_registered() { vos listaddrs -noresolve $AUTH 2>/dev/null | grep -qx "$AFS_AD
 start_afs_server() {
 	local t0 t1 t2 i
 	t0=$(date +%s)
+	# Up already: an earlier suite of this boot (afs, then direct) started
+	# it; a second bosserver would not start.
+	if pgrep -x bosserver >/dev/null && vos listvldb $AUTH >/dev/null 2>&1 && fs_registered; then
+		say "afs: the server an earlier suite started is up: reused"
+		return 0
+	fi
 	afs_net || { say "afs: network setup failed"; return 1; }
 	afs_config || { say "afs: configuration failed"; return 1; }
 	bosserver -noauth || { afs_logs; return 1; }
