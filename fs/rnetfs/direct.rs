@@ -172,6 +172,16 @@ impl StreamSink<Building> for BufferSink<'_> {
     }
 }
 
+/// The outcome of a write that could not be set up: nothing was sent.
+fn nothing_written(e: Error) -> UnbufferedOutcome {
+    STATS.unbuffered_failed.inc();
+    UnbufferedOutcome {
+        transferred: 0,
+        error: e.to_errno(),
+        ret: e.to_errno(),
+    }
+}
+
 /// Writes `write`'s buffer; returns what netfs reports to the caller.
 pub(crate) fn write(
     reg: &Registration<Rnetfs>,
@@ -202,25 +212,11 @@ pub(crate) fn write(
         eng.fault.clone(),
     ) {
         Ok(s) => s,
-        Err(e) => {
-            STATS.unbuffered_failed.inc();
-            return UnbufferedOutcome {
-                transferred: 0,
-                error: e.to_errno(),
-                ret: e.to_errno(),
-            };
-        }
+        Err(e) => return nothing_written(e),
     };
     let sub = match write.attach(state.clone()) {
         Ok(sub) => sub,
-        Err(e) => {
-            STATS.unbuffered_failed.inc();
-            return UnbufferedOutcome {
-                transferred: 0,
-                error: e.to_errno(),
-                ret: e.to_errno(),
-            };
-        }
+        Err(e) => return nothing_written(e),
     };
     {
         let mut g = state.inner.lock();
