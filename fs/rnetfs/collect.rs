@@ -113,9 +113,15 @@ pub(crate) fn collect(state: Arc<RequestState>) {
 
 /// Everything is collected: release the writeback lock and the request.
 fn finish(state: &Arc<RequestState>) {
-    let (req, lock, cache_failed) = {
+    let transferred = crate::writethrough::transferred(state);
+    let (req, lock, wt_end, cache_failed) = {
         let mut g = state.inner.lock();
-        (g.req.take(), g.wb_lock.take(), g.failed.cache.is_some())
+        (
+            g.req.take(),
+            g.wb_lock.take(),
+            g.wt_end.take(),
+            g.failed.cache.is_some(),
+        )
     };
     // The submission side holds a reference to the request too.
     drop(state.submit.lock().take());
@@ -125,8 +131,12 @@ fn finish(state: &Arc<RequestState>) {
         }
         drop(lock);
         // netfs completes a write of the caller's buffer itself once the
-        // engine returns it (`crate::direct`), which waits for this.
-        if !state.writes_buffer() {
+        // engine returns it (`crate::direct`), which waits for this; a
+        // writethrough's end does what netfs's collector does for it.
+        if let Some(mut end) = wt_end {
+            end.set_transferred(transferred);
+            drop(end);
+        } else if !state.writes_buffer() {
             req.complete();
         }
         trace::rreq(&req, RreqTrace::WriteDone);

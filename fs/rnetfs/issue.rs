@@ -35,7 +35,7 @@ use kernel::{
     },
     page::PAGE_SHIFT,
     prelude::*,
-    sync::{CondVar, CondVarTimeoutResult},
+    sync::{Arc, CondVar, CondVarTimeoutResult},
     time::msecs_to_jiffies,
     workqueue::Queue,
     writeback::{AddressSpace, NoFsScope, SyncMode, WritebackControl, WritebackIter},
@@ -57,6 +57,14 @@ struct Side<'q> {
     /// The collector's queue.
     collector: &'q Queue,
     mapping: &'q AddressSpace,
+    /// What is kept from one folio to the next.
+    st: IssueState,
+}
+
+/// The issuer's position and hints, kept between folios: on the stack for
+/// writeback, in the request for a writethrough, whose folios come one
+/// call at a time.
+pub(crate) struct IssueState {
     /// Folio queue room left the last time it was looked at: only the
     /// collector frees room, so there is at least this much minus what was
     /// pushed since, and the lock is taken again only when it runs out.
@@ -87,6 +95,27 @@ struct Side<'q> {
     /// A page dirtied there since only makes a folio look last when it is
     /// not, which costs a wait, not correctness.
     clean_from: usize,
+    /// A writethrough: the writer waits for the request itself, and its
+    /// folios are not dirty.
+    writethrough: bool,
+}
+
+impl IssueState {
+    fn new(start: u64, cache: bool, noted_i_size: u64, writethrough: bool) -> Self {
+        Self {
+            room_hint: 0,
+            unpublished: start,
+            upload_active: false,
+            avail: StreamsAvail {
+                upload: false,
+                cache,
+            },
+            noted_i_size,
+            dirty_ahead: 0,
+            clean_from: usize::MAX,
+            writethrough,
+        }
+    }
 }
 
 /// How far ahead of a folio the issuer looks for a dirty page first: one
@@ -101,23 +130,23 @@ impl Side<'_> {
     /// on a file dirty throughout answers for the folios up to what it
     /// finds; near the end of the dirty data, an exact search per folio.
     fn is_last_dirty(&mut self, first: usize, last: usize) -> bool {
-        if self.dirty_ahead > last {
+        if self.st.dirty_ahead > last {
             return false;
         }
         let far = last.saturating_add(DIRTY_STRIDE);
-        if far < self.clean_from {
+        if far < self.st.clean_from {
             match self.mapping.dirty_outside(0, far - 1) {
                 Some(i) => {
-                    self.dirty_ahead = i;
+                    self.st.dirty_ahead = i;
                     return false;
                 }
-                None => self.clean_from = far,
+                None => self.st.clean_from = far,
             }
         }
         match self.mapping.dirty_outside(first, last) {
             Some(i) => {
                 if i > last {
-                    self.dirty_ahead = i;
+                    self.st.dirty_ahead = i;
                 }
                 false
             }
@@ -132,7 +161,7 @@ impl Side<'_> {
         let st = &self.sink.state;
         let mut left = bound_ms.map(msecs_to_jiffies);
         let mut g = st.inner.lock();
-        g.ws.set_issued_to(self.unpublished);
+        g.ws.set_issued_to(self.st.unpublished);
         while g.ws.unanswered(Stream::Upload) > 0 {
             STATS.upload_waits.inc();
             let Some(j) = left else {
@@ -162,7 +191,7 @@ impl StreamSink<Building> for Side<'_> {
 
 impl<'a> IssuerSide<Building, LockedFolio<'a>> for Side<'_> {
     fn begin_upload(&mut self) -> StreamsAvail {
-        if !self.upload_active {
+        if !self.st.upload_active {
             let avail = self
                 .sink
                 .with_submission(|sub| {
@@ -174,11 +203,11 @@ impl<'a> IssuerSide<Building, LockedFolio<'a>> for Side<'_> {
                 let mut g = self.sink.state.inner.lock();
                 g.ws.activate(Stream::Upload);
                 g.avail.upload = true;
-                self.upload_active = true;
-                self.avail.upload = true;
+                self.st.upload_active = true;
+                self.st.avail.upload = true;
             }
         }
-        let avail = self.avail;
+        let avail = self.st.avail;
         if !avail.upload {
             // The filesystem found no way to the server (cifs with no
             // writable handle, afs with no key): the C engine then ends the
@@ -191,7 +220,7 @@ impl<'a> IssuerSide<Building, LockedFolio<'a>> for Side<'_> {
     }
 
     fn avail(&mut self) -> StreamsAvail {
-        self.avail
+        self.st.avail
     }
 
     fn unanswered_uploads(&mut self) -> usize {
@@ -199,12 +228,12 @@ impl<'a> IssuerSide<Building, LockedFolio<'a>> for Side<'_> {
     }
 
     fn folio_room(&mut self) -> usize {
-        if self.room_hint == 0 {
+        if self.st.room_hint == 0 {
             let mut g = self.sink.state.inner.lock();
-            g.ws.set_issued_to(self.unpublished);
-            self.room_hint = g.ws.folio_room();
+            g.ws.set_issued_to(self.st.unpublished);
+            self.st.room_hint = g.ws.folio_room();
         }
-        self.room_hint
+        self.st.room_hint
     }
 
     fn kick_collector(&mut self) {
@@ -216,10 +245,10 @@ impl<'a> IssuerSide<Building, LockedFolio<'a>> for Side<'_> {
     }
 
     fn note_i_size(&mut self, folio_end: u64, i_size: u64) {
-        if folio_end > self.noted_i_size {
+        if folio_end > self.st.noted_i_size {
             self.sink
                 .with_submission(|sub| sub.note_i_size(folio_end, i_size));
-            self.noted_i_size = i_size;
+            self.st.noted_i_size = i_size;
         }
     }
 
@@ -262,8 +291,8 @@ impl<'a> IssuerSide<Building, LockedFolio<'a>> for Side<'_> {
             let mut g = self.sink.state.inner.lock();
             g.ws.set_issued_to(pos);
             // Only a stream that takes part may be planned on.
-            self.avail = StreamsAvail {
-                upload: g.avail.upload && self.upload_active,
+            self.st.avail = StreamsAvail {
+                upload: g.avail.upload && self.st.upload_active,
                 cache: g.avail.cache,
             };
             g.ws.push_folio(wb, data_end)
@@ -274,7 +303,7 @@ impl<'a> IssuerSide<Building, LockedFolio<'a>> for Side<'_> {
             RequestState::end_unwritten(wb);
             return Err(());
         }
-        self.room_hint = self.room_hint.saturating_sub(1);
+        self.st.room_hint = self.st.room_hint.saturating_sub(1);
         STATS.folios.inc();
         Ok(())
     }
@@ -298,10 +327,13 @@ impl Issuer<'_> {
             let f = folio.folio();
             let pos = f.pos() as u64;
             let size = f.size() as u64;
-            let last = self.side.is_last_dirty(
-                (pos >> PAGE_SHIFT) as usize,
-                ((pos + size - 1) >> PAGE_SHIFT) as usize,
-            );
+            // A writethrough's writer waits for every upload before it
+            // returns: no folio of it needs holding over its own.
+            let last = !self.side.st.writethrough
+                && self.side.is_last_dirty(
+                    (pos >> PAGE_SHIFT) as usize,
+                    ((pos + size - 1) >> PAGE_SHIFT) as usize,
+                );
             if let Some(w) = self.feeder.wait_needed(&mut self.side, last) {
                 let (ready, on): (fn(&Inner) -> bool, _) = match w {
                     Wait::Answered => {
@@ -322,14 +354,14 @@ impl Issuer<'_> {
                     folio,
                     self.side.mapping,
                     &self.side.sink.state,
-                    self.side.unpublished,
+                    self.side.st.unpublished,
                     ready,
                     on,
                 ) else {
                     return Ok(());
                 };
                 folio = f;
-                self.side.room_hint = 0;
+                self.side.st.room_hint = 0;
                 continue;
             }
             // Read with the folio locked, after any wait: a folio that was
@@ -357,7 +389,7 @@ impl Issuer<'_> {
                     if last {
                         STATS.last_locked.inc();
                     }
-                    self.side.unpublished = pos + size;
+                    self.side.st.unpublished = pos + size;
                     Ok(())
                 }
                 Fed::Skipped | Fed::NotUptodate => Ok(()),
@@ -374,14 +406,14 @@ impl Issuer<'_> {
     }
 
     /// Flushes both streams and lets the collector finish the request.
-    fn end_issue(mut self) {
+    fn end_issue(&mut self) {
         self.side
             .sink
             .state
             .inner
             .lock()
             .ws
-            .set_issued_to(self.side.unpublished);
+            .set_issued_to(self.side.st.unpublished);
         self.feeder.flush_all(&mut self.side);
         self.side.sink.state.inner.lock().ws.all_queued();
         // The last completion may have raced ahead of `all_queued`.
@@ -391,10 +423,76 @@ impl Issuer<'_> {
         // alone and then truncates on the server, which an upload still on
         // its way would undo (a synchronous issue_write made that true in
         // the C engine). Uploads overlap while the issuer works; here they
-        // are waited for, retries included.
-        if self.side.workers.is_some() {
+        // are waited for, retries included. A writethrough's writer waits
+        // for the whole request instead, or returns -EIOCBQUEUED.
+        if self.side.workers.is_some() && !self.side.st.writethrough {
             self.side.wait_uploads(None);
         }
+    }
+}
+
+/// The issuer of a writethrough between two of its folios, kept in its
+/// request's state: netfs hands the folios over one call at a time.
+pub(crate) struct Parked {
+    feeder: Feeder<Building>,
+    st: IssueState,
+}
+
+impl Parked {
+    /// The issuer of a writethrough from `start`.
+    pub(crate) fn new(start: u64, cache: bool, noted_i_size: u64) -> Self {
+        Self {
+            feeder: Feeder::new(),
+            st: IssueState::new(start, cache, noted_i_size, true),
+        }
+    }
+
+    /// Runs `f` with the issuer, bound to the engine and the request again.
+    fn with<R>(
+        &mut self,
+        eng: &Rnetfs,
+        state: &Arc<RequestState>,
+        mapping: &AddressSpace,
+        f: impl FnOnce(&mut Issuer<'_>) -> R,
+    ) -> R {
+        let workers = eng.async_upload.then(|| Workers {
+            queue: eng.issue_wq.queue(),
+            slots: &eng.upload_slots,
+        });
+        let mut issuer = Issuer {
+            feeder: core::mem::replace(&mut self.feeder, Feeder::new()),
+            side: Side {
+                sink: Sink {
+                    state: state.clone(),
+                    workers,
+                },
+                workers,
+                collector: eng.wq.queue(),
+                mapping,
+                st: core::mem::replace(&mut self.st, IssueState::new(0, false, 0, true)),
+            },
+        };
+        let r = f(&mut issuer);
+        self.feeder = issuer.feeder;
+        self.st = issuer.side.st;
+        r
+    }
+
+    /// Writes one folio the writer has finished copying into.
+    pub(crate) fn write_folio(
+        &mut self,
+        eng: &Rnetfs,
+        state: &Arc<RequestState>,
+        mapping: &AddressSpace,
+        wbc: &WritebackControl,
+        folio: LockedFolio<'_>,
+    ) -> Result {
+        self.with(eng, state, mapping, |i| i.write_folio(wbc, folio))
+    }
+
+    /// Flushes both streams and lets the collector finish the request.
+    pub(crate) fn end(mut self, eng: &Rnetfs, state: &Arc<RequestState>, mapping: &AddressSpace) {
+        self.with(eng, state, mapping, |i| i.end_issue());
     }
 }
 
@@ -531,16 +629,7 @@ pub(crate) fn writepages(
             workers,
             collector: eng.wq.queue(),
             mapping,
-            room_hint: 0,
-            unpublished: start as u64,
-            upload_active: false,
-            avail: StreamsAvail {
-                upload: false,
-                cache,
-            },
-            noted_i_size,
-            dirty_ahead: 0,
-            clean_from: usize::MAX,
+            st: IssueState::new(start as u64, cache, noted_i_size, false),
         },
     };
     let mut next = Some(first);

@@ -32,12 +32,14 @@
 //! prepare; so a `prepare_write` of one never overlaps one of the other.
 
 use crate::engine::{spans::StreamsAvail, state::WriteState, stream::PerStream, window::Window};
+use crate::issue::Parked;
 use crate::stats::STATS;
 use kernel::{
     alloc::KVec,
     folio::WritebackFolio,
     netfs::{
         folio_written_back,
+        engine::WritethroughEnd,
         request::{HeldWbLock, Submission, Subrequest, WriteKind, WriteRequest},
     },
     new_condvar, new_mutex, new_spinlock_irq,
@@ -99,6 +101,9 @@ pub(crate) struct Inner {
     pub(crate) req: Option<ARef<WriteRequest>>,
     /// The inode's writeback lock, held until collection is complete.
     pub(crate) wb_lock: Option<HeldWbLock>,
+    /// A writethrough's end (its writeback lock, the writer's wait and
+    /// kiocb), until collection is complete.
+    pub(crate) wt_end: Option<WritethroughEnd>,
     /// The retryer asks the issuer to stop producing subrequests.
     pub(crate) paused: bool,
     /// The streams' `avail` as netfs last set them: by request creation,
@@ -135,12 +140,17 @@ pub(crate) struct RequestState {
     /// The request's submission side, once the request exists.
     #[pin]
     pub(crate) submit: Mutex<Option<Submission>>,
+    /// A writethrough's issuer between the folios netfs hands over.
+    #[pin]
+    pub(crate) wthru: Mutex<Option<Parked>>,
     #[pin]
     pub(crate) scratch: Mutex<Scratch>,
     #[pin]
     pub(crate) work: Work<RequestState>,
     /// What the request writes: folios, or the caller's buffer.
     pub(crate) kind: WriteKind,
+    /// File position the request starts at.
+    pub(crate) start: u64,
     /// In-flight bound per stream.
     pub(crate) max_inflight: usize,
     /// When the request began: the upload window's clock counts from here.
@@ -174,7 +184,7 @@ impl RequestState {
     ) -> Result<Arc<Self>> {
         let max_inflight = max_inflight.clamp(1, NS);
         let nf = match kind {
-            WriteKind::Writeback => nf.clamp(NF_MIN, NF),
+            WriteKind::Writeback | WriteKind::Writethrough => nf.clamp(NF_MIN, NF),
             WriteKind::Unbuffered | WriteKind::Direct => 0,
         };
         let mut ws = WriteState::with_folio_slots(start, max_retries, FolioSlots::new(nf)?);
@@ -187,6 +197,7 @@ impl RequestState {
                     ws,
                     req: None,
                     wb_lock: None,
+                    wt_end: None,
                     paused: false,
                     avail: StreamsAvail { upload: false, cache: false },
                     failed: PerStream::default(),
@@ -195,6 +206,7 @@ impl RequestState {
                 answered <- new_condvar!("RequestState::answered"),
                 room <- new_condvar!("RequestState::room"),
                 submit <- new_mutex!(None, "RequestState::submit"),
+                wthru <- new_mutex!(None, "RequestState::wthru"),
                 scratch <- new_mutex!(Scratch {
                     folios,
                     sreqs,
@@ -202,6 +214,7 @@ impl RequestState {
                 }, "RequestState::scratch"),
                 work <- new_work!("RequestState::work"),
                 kind,
+                start,
                 max_inflight,
                 born: Instant::now(),
                 fault,
@@ -220,7 +233,7 @@ impl RequestState {
     /// its losses go to the caller, not to the mapping, and it may extend
     /// the file.
     pub(crate) fn writes_buffer(&self) -> bool {
-        self.kind != WriteKind::Writeback
+        self.kind.writes_buffer()
     }
 
     /// Nanoseconds since the request began, for the upload window.

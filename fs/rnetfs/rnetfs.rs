@@ -4,7 +4,9 @@
 //!
 //! Loading the module makes every netfs filesystem (9p, afs, cifs) write
 //! back through it, and write through it what bypasses the page cache
-//! (unbuffered and direct writes, [`direct`]); unloading hands both back to
+//! (unbuffered and direct writes, [`direct`]) and writes through it
+//! synchronous writes to the page cache ([`writethrough`]); unloading
+//! hands all of them back to
 //! netfs's built-in engine, after the requests in flight have been
 //! collected.
 //!
@@ -19,8 +21,9 @@
 //! and [`debugfs`] what the engine shows; [`fault`] its fault injector.
 
 use kernel::{
+    folio::LockedFolio,
     netfs::{
-        engine::{Registration, UnbufferedOutcome, UnbufferedWrite, WriteEngine},
+        engine::{Registration, UnbufferedOutcome, UnbufferedWrite, WriteEngine, Writethrough},
         request::TerminatedSubrequest,
     },
     prelude::*,
@@ -40,6 +43,7 @@ mod request;
 mod retry;
 mod stats;
 mod submit;
+mod writethrough;
 #[cfg(CONFIG_RNETFS_KUNIT_TEST)]
 mod tests;
 
@@ -134,6 +138,23 @@ impl WriteEngine for Rnetfs {
         write: UnbufferedWrite<Self>,
     ) -> UnbufferedOutcome {
         direct::write(reg, write)
+    }
+
+    fn writethrough_begin(reg: &Registration<Self>, write: Writethrough<Self>) {
+        writethrough::begin(reg, write)
+    }
+
+    fn writethrough_folio(
+        reg: &Registration<Self>,
+        data: ArcBorrow<'_, RequestState>,
+        wbc: &WritebackControl,
+        folio: LockedFolio<'_>,
+    ) -> Result {
+        writethrough::folio(reg, data, wbc, folio)
+    }
+
+    fn writethrough_end(reg: &Registration<Self>, data: ArcBorrow<'_, RequestState>) {
+        writethrough::end(reg, data)
     }
 
     fn subreq_terminated(

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 #include <linux/netfs.h>
+#include <linux/poison.h>
 
 __rust_helper struct netfs_inode *rust_helper_netfs_inode(struct inode *inode)
 {
@@ -64,4 +65,23 @@ __rust_helper size_t rust_helper_netfs_buffer_fit(struct netfs_io_request *wreq,
 __rust_helper unsigned long long rust_helper_netfs_read_remote_i_size(const struct inode *inode)
 {
 	return netfs_read_remote_i_size(inode);
+}
+
+/*
+ * What netfs_write_collection() does for an async writethrough once the
+ * request is done: advance ->ki_pos by what was written and complete the
+ * kiocb with the error or that count, then poison ->iocb, which
+ * netfs_end_writethrough() may still test.
+ */
+__rust_helper void rust_helper_netfs_complete_iocb(struct netfs_io_request *wreq)
+{
+	size_t written = min(wreq->transferred, wreq->len);
+
+	if (!wreq->iocb)
+		return;
+	wreq->iocb->ki_pos += written;
+	if (wreq->iocb->ki_complete)
+		wreq->iocb->ki_complete(wreq->iocb,
+					wreq->error ? wreq->error : written);
+	wreq->iocb = VFS_PTR_POISON;
 }

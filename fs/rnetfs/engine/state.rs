@@ -262,7 +262,6 @@ impl<S, F, const NS: usize, FB: FolioSlots<F>> WriteState<S, F, NS, FB> {
     }
 
     /// Position up to which every active stream is collected.
-    #[cfg_attr(not(test), expect(dead_code, reason = "the host tests inspect it"))]
     pub(crate) fn collected_to(&self) -> u64 {
         self.collected_to
     }

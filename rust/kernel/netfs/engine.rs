@@ -20,9 +20,11 @@ use crate::{
     str::CStr,
     sync::aref::ARef,
     types::{ForeignOwnable, Opaque},
+    folio::LockedFolio,
+    netfs::WbLock,
     writeback::{AddressSpace, WritebackControl},
 };
-use core::marker::PhantomData;
+use core::{marker::PhantomData, ptr::NonNull};
 
 /// A buffered writeback engine.
 pub trait WriteEngine: Send + Sync + Sized + 'static {
@@ -48,6 +50,30 @@ pub trait WriteEngine: Send + Sync + Sized + 'static {
         reg: &Registration<Self>,
         write: UnbufferedWrite<Self>,
     ) -> UnbufferedOutcome;
+
+    /// A synchronous write (`O_SYNC`, `O_DSYNC`, `RWF_DSYNC`) on a buffered
+    /// file began: the engine takes it by attaching its data
+    /// ([`Writethrough::attach`]), or leaves it to netfs's built-in engine
+    /// by dropping `write`.
+    fn writethrough_begin(reg: &Registration<Self>, write: Writethrough<Self>);
+
+    /// The writer copied into `folio` (locked, returned unlocked) and is
+    /// done with it: send it, as writeback would. Folios come in ascending
+    /// order, on the writer's task, which holds the writeback lock.
+    fn writethrough_folio(
+        reg: &Registration<Self>,
+        data: <Self::RequestData as ForeignOwnable>::Borrowed<'_>,
+        wbc: &WritebackControl,
+        folio: LockedFolio<'_>,
+    ) -> Result;
+
+    /// The writer has handed over every folio: what is left is the
+    /// engine's collection, which ends with dropping the
+    /// [`WritethroughEnd`] it was given.
+    fn writethrough_end(
+        reg: &Registration<Self>,
+        data: <Self::RequestData as ForeignOwnable>::Borrowed<'_>,
+    );
 
     /// A filesystem or cache finished with a subrequest of one of the
     /// engine's requests: `result` is the byte count or a negative errno.
@@ -97,6 +123,9 @@ impl<E: WriteEngine> Registration<E> {
                         subreq_terminated: Some(terminated_callback::<E>),
                         free_request: Some(free_request_callback::<E>),
                         unbuffered_write: Some(unbuffered_callback::<E>),
+                        writethrough_begin: Some(wthru_begin_callback::<E>),
+                        writethrough_folio: Some(wthru_folio_callback::<E>),
+                        writethrough_end: Some(wthru_end_callback::<E>),
                     });
                     to_result(bindings::netfs_register_write_engine(slot))
                 }
@@ -306,6 +335,203 @@ unsafe extern "C" fn unbuffered_callback<E: WriteEngine>(
     out.ret.clamp(-4095, 0)
 }
 
+/// A writethrough netfs began and offers to the engine: the writer copies
+/// into the page cache and hands each folio over when it is done with it
+/// ([`WriteEngine::writethrough_folio`]), from `start()` on.
+///
+/// # Invariants
+///
+/// `req` is a `NETFS_WRITETHROUGH` request netfs has just created and not
+/// yet adopted: nothing is attached to it or issued for it, netfs holds
+/// its inode's writeback lock for it, and its `NETFS_RREQ_IN_PROGRESS`
+/// flag holds one of its references.
+pub struct Writethrough<E: WriteEngine> {
+    req: ARef<WriteRequest>,
+    _engine: PhantomData<E>,
+}
+
+impl<E: WriteEngine> Writethrough<E> {
+    /// File position of the first byte written.
+    pub fn start(&self) -> u64 {
+        // SAFETY: Set at creation, constant afterwards.
+        unsafe { (*self.req.as_raw()).start }
+    }
+
+    /// The mapping of the file written.
+    pub fn mapping(&self) -> &AddressSpace {
+        self.req.mapping()
+    }
+
+    /// Attaches the engine's data and takes the request: returns its
+    /// submission side and what ends it.
+    pub fn attach(self, data: E::RequestData) -> Result<(Submission, WritethroughEnd)> {
+        let mut p = KBox::new(EnginePriv::new(false), GFP_KERNEL)?;
+        // Nothing was sent yet (type invariant); released by
+        // `free_request_callback` when netfs frees the request.
+        p.data = data.into_foreign();
+        self.req.set_engine_priv(KBox::into_raw(p).cast());
+        // SAFETY: The inode is a netfs inode, kept alive by the request.
+        let ictx = unsafe { bindings::netfs_inode((*self.req.mapping().as_raw()).host) };
+        // SAFETY: The IN_PROGRESS flag's reference (type invariant) passes
+        // to whoever clears the flag: the engine, which alone collects an
+        // adopted writethrough, through the returned `WritethroughEnd`.
+        let in_progress = unsafe { ARef::from_raw(NonNull::from(&*self.req)) };
+        let end = WritethroughEnd {
+            // INVARIANT: netfs took the lock for this request (type
+            // invariant) and never releases it for an adopted one.
+            lock: Some(WbLock { ictx }),
+            req: in_progress,
+            transferred: 0,
+        };
+        // SAFETY: A writethrough is offered once, and this value is
+        // consumed: this is its only submission side.
+        Ok((unsafe { Submission::new(self.req) }, end))
+    }
+}
+
+/// The end of an adopted writethrough: dropping it does what netfs's
+/// collector does once everything is collected.
+///
+/// It sets `->transferred` from [`WritethroughEnd::set_transferred`], ends
+/// the writeback lock, completes an async kiocb (`ki_pos`, `ki_complete`
+/// with netfs's value), clears `NETFS_RREQ_IN_PROGRESS`, which the writer
+/// waits on, and drops that flag's reference.
+///
+/// # Invariants
+///
+/// `req` is an adopted writethrough with `NETFS_RREQ_IN_PROGRESS` set, and
+/// this value owns the reference that flag holds.
+pub struct WritethroughEnd {
+    lock: Option<WbLock>,
+    req: ARef<WriteRequest>,
+    transferred: u64,
+}
+
+impl WritethroughEnd {
+    /// Records how many bytes from the request's start reached the server
+    /// before the first that did not.
+    pub fn set_transferred(&mut self, n: u64) {
+        self.transferred = n;
+    }
+
+    /// The request.
+    pub fn request(&self) -> &WriteRequest {
+        &self.req
+    }
+}
+
+impl Drop for WritethroughEnd {
+    fn drop(&mut self) {
+        let raw = self.req.as_raw();
+        // SAFETY: netfs reads `transferred` only once IN_PROGRESS is clear,
+        // and the engine is the request's only collector.
+        unsafe { (*raw).transferred = self.transferred as usize };
+        // The writeback lock goes first, as the writer's next step after
+        // an `O_SYNC` write is an fsync, which takes it.
+        drop(self.lock.take());
+        // SAFETY: `iocb`, if set, is the writer's async kiocb, completed
+        // exactly once, here, before the request is marked done.
+        unsafe { bindings::netfs_complete_iocb(raw) };
+        self.req.complete();
+        // The flag's reference goes with `req`.
+    }
+}
+
+/// # Safety
+///
+/// Called by netfs once per new writethrough request, before adoption,
+/// with the request referenced.
+unsafe extern "C" fn wthru_begin_callback<E: WriteEngine>(
+    engine: *const bindings::netfs_write_engine,
+    wreq: *mut bindings::netfs_io_request,
+) -> c_int {
+    // SAFETY: As for `writepages_callback`; the handle takes a reference.
+    let (reg, req) = unsafe {
+        (
+            Registration::<E>::from_raw(engine),
+            ARef::from(WriteRequest::from_raw(wreq)),
+        )
+    };
+    // INVARIANT: netfs calls this from `netfs_begin_writethrough()`, right
+    // after creating the request and taking the writeback lock.
+    E::writethrough_begin(
+        reg,
+        Writethrough {
+            req: req.clone(),
+            _engine: PhantomData,
+        },
+    );
+    if req.guard().is_some() {
+        0
+    } else {
+        ENOMEM.to_errno()
+    }
+}
+
+/// Borrows the engine's data of an adopted request.
+///
+/// # Safety
+///
+/// `req` must be an engine request whose data was attached, referenced for
+/// `'a`.
+unsafe fn data_of<'a, E: WriteEngine>(
+    req: &'a WriteRequest,
+) -> Option<<E::RequestData as ForeignOwnable>::Borrowed<'a>> {
+    let p = req.guard()?.data;
+    // SAFETY: Set from an `E::RequestData` by the engine's attach, released
+    // only when the request is freed, which the reference prevents.
+    Some(unsafe { <E::RequestData as ForeignOwnable>::borrow(p) })
+}
+
+/// # Safety
+///
+/// Called by netfs for an adopted writethrough, with `folio` locked and
+/// referenced and the request referenced for the call.
+unsafe extern "C" fn wthru_folio_callback<E: WriteEngine>(
+    engine: *const bindings::netfs_write_engine,
+    wreq: *mut bindings::netfs_io_request,
+    wbc: *mut bindings::writeback_control,
+    folio: *mut bindings::folio,
+) -> c_int {
+    // SAFETY: As for `writepages_callback`; netfs holds the request, the
+    // wbc and a reference on the folio for the call.
+    let (reg, req, wbc, folio) = unsafe {
+        (
+            Registration::<E>::from_raw(engine),
+            WriteRequest::from_raw(wreq),
+            WritebackControl::from_raw(wbc),
+            crate::folio::Folio::from_raw(folio),
+        )
+    };
+    // SAFETY: netfs hands the folio over locked; the callee unlocks it
+    // (dropping the value), as `netfs_write_folio()` does.
+    let folio = unsafe { LockedFolio::from_locked(folio) };
+    // SAFETY: Adopted, so attached (`wthru_begin_callback`).
+    let Some(data) = (unsafe { data_of::<E>(req) }) else {
+        return EINVAL.to_errno();
+    };
+    match E::writethrough_folio(reg, data, wbc, folio) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// # Safety
+///
+/// Called by netfs once per adopted writethrough, after the last folio,
+/// with the request referenced.
+unsafe extern "C" fn wthru_end_callback<E: WriteEngine>(
+    engine: *const bindings::netfs_write_engine,
+    wreq: *mut bindings::netfs_io_request,
+) {
+    // SAFETY: As for `wthru_folio_callback`.
+    let (reg, req) = unsafe { (Registration::<E>::from_raw(engine), WriteRequest::from_raw(wreq)) };
+    // SAFETY: Adopted, so attached.
+    if let Some(data) = unsafe { data_of::<E>(req) } {
+        E::writethrough_end(reg, data);
+    }
+}
+
 /// # Safety
 ///
 /// Called by netfs for a subrequest of an engine request, with a reference.
@@ -328,7 +554,7 @@ unsafe extern "C" fn terminated_callback<E: WriteEngine>(
         drop(sreq);
         return;
     };
-    if sreq.subrequest().request().kind() != WriteKind::Writeback {
+    if sreq.subrequest().request().kind().writes_buffer() {
         // The filesystem is done with the caller's buffer.
         guard.count_out();
     }

@@ -95,6 +95,16 @@ pub enum WriteKind {
     Unbuffered,
     /// The caller's buffer, `O_DIRECT` (`NETFS_DIO_WRITE`).
     Direct,
+    /// Folios of the page cache as a synchronous write copies into them
+    /// (`NETFS_WRITETHROUGH`).
+    Writethrough,
+}
+
+impl WriteKind {
+    /// Whether the request writes the caller's buffer rather than folios.
+    pub fn writes_buffer(self) -> bool {
+        matches!(self, Self::Unbuffered | Self::Direct)
+    }
 }
 
 /// What an engine request's `engine_priv` points to: the engine's data,
@@ -169,10 +179,11 @@ impl EnginePriv {
 /// by the engine at its creation (`netfs_engine_adopt()`), so it is
 /// flagged `NETFS_RREQ_EXT_ENGINE` and its `engine_priv` belongs to the
 /// registered engine: a [`EnginePriv`] from the moment a filesystem can
-/// see the request. An adopted request is an unbuffered or direct write
-/// whose buffer (`buffer.iter`, the caller's memory) is valid and unchanged
-/// while the engine's `unbuffered_write` runs, and no longer (a kernel
-/// caller's bvec or kvec array may live on its stack); its
+/// see the request. An adopted request is either a writethrough, whose
+/// data is in page cache folios like writeback's, or an unbuffered or
+/// direct write whose buffer (`buffer.iter`, the caller's memory) is valid
+/// and unchanged while the engine's `unbuffered_write` runs, and no longer
+/// (a kernel caller's bvec or kvec array may live on its stack); its
 /// [`EnginePriv`] guards the reads of it.
 #[repr(transparent)]
 pub struct WriteRequest(Opaque<bindings::netfs_io_request>);
@@ -288,6 +299,7 @@ impl WriteRequest {
         match unsafe { (*self.as_raw()).origin } {
             bindings::netfs_io_origin_NETFS_DIO_WRITE => WriteKind::Direct,
             bindings::netfs_io_origin_NETFS_UNBUFFERED_WRITE => WriteKind::Unbuffered,
+            bindings::netfs_io_origin_NETFS_WRITETHROUGH => WriteKind::Writethrough,
             _ => WriteKind::Writeback,
         }
     }
@@ -295,7 +307,7 @@ impl WriteRequest {
     /// File position and length of the caller's buffer, for an unbuffered
     /// or direct write.
     fn buffer_span(&self) -> Option<(u64, u64)> {
-        if self.kind() == WriteKind::Writeback {
+        if !self.kind().writes_buffer() {
             return None;
         }
         // SAFETY: Set before the request was adopted, constant afterwards.
@@ -403,8 +415,13 @@ impl Submission {
     /// Calls the filesystem's `begin_writeback` the first time data for the
     /// server is seen (it picks credentials and sets `wsize` and the upload
     /// stream's availability). The op is optional.
+    /// A writethrough has its file's credentials and `wsize` from its
+    /// creation, as netfs gives them: the op is not called for it (9p's
+    /// would replace the request's fid reference without dropping it).
     pub fn begin_writeback(&mut self) {
-        if self.req.set_flag(bindings::NETFS_RREQ_UPLOAD_TO_SERVER) {
+        if self.req.set_flag(bindings::NETFS_RREQ_UPLOAD_TO_SERVER)
+            || self.req.kind() == WriteKind::Writethrough
+        {
             return;
         }
         // SAFETY: `netfs_ops` is constant and valid for the request's life.

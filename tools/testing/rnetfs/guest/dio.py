@@ -29,18 +29,23 @@ Without the module those counters do not exist (they read as 0).
       O_DIRECT writes racing buffered writes and truncations on one file,
       then a final pattern written with O_DIRECT, truncated to SIZE and
       fsync'ed: the file must be that pattern.
-  dio.py perm TARGET REF SIZE SEED ERRNO SPEC [--flags direct]
+  dio.py perm TARGET REF SIZE SEED ERRNO SPEC [--flags direct] [--rwf dsync]
       rnetfs's fault injector armed with the permanent SPEC around one
       write() of SIZE: it must return a prefix or fail with ERRNO; the
       server holds exactly that prefix (SERVER = REF's twin through the run
       share, given by --server); the rest written after the fault is gone.
+      With --rwf dsync (a writethrough): the write must fail with ERRNO
+      (reported by the fsync that ends it), then all of it is written
+      again with the fault gone.
   dio.py full TARGET REF SERVER SEED
       Server-side ENOSPC on the small export: fill it to ~3 MiB free, then
       one O_DIRECT write of 8 MiB: a prefix or ENOSPC, the server holding
       exactly that prefix.
   dio.py fio IOENGINE RW BS SIZE TARGET SERVER [--numjobs N] [--iodepth N]
-                [--timeout S] [--expect dio|none]
-      fio direct=1 with verify=crc32c (do_verify) through the client, under
+                [--timeout S] [--expect dio|writethrough|none] [--flags sync]
+      fio direct=1 (or, with --flags sync, buffered O_SYNC: a writethrough,
+      async for libaio and io_uring, completing through ki_complete) with
+      verify=crc32c (do_verify) through the client, under
       `timeout S` (exit status 2 if it ran out), then fio's verify_only over
       the server's copy (SERVER, through the run share; "-": not now);
       every write issued must have completed without error.
@@ -63,7 +68,8 @@ from guestlib import netfs_stat, rnetfs_loaded, say, set_fault, stat_of
 MB = 1 << 20
 KEYS = ("unbuffered_writes", "dio_writes", "unbuffered_bytes", "unbuffered_failed",
         "unbuffered_interrupted", "unbuffered_serial", "unbuffered_pipelined",
-        "faults_injected", "retried", "writepages")
+        "faults_injected", "retried", "writepages", "writethroughs",
+        "writethrough_folios", "writethrough_declined", "upload_lost")
 
 
 def snap():
@@ -106,7 +112,7 @@ class Check:
 def carried(chk, kind, d, writes, nbytes):
     """The request kind KIND (dio, unbuffered, writethrough) carried WRITES
     write() calls of NBYTES in all: netfs's counter for the path, and with
-    rnetfs loaded rnetfs's own (writethrough stays on C: reported only)."""
+    rnetfs loaded rnetfs's own."""
     loaded = rnetfs_loaded()
     say("%s: %s, %d writes, %d bytes: %s" % (chk.name, "rnetfs" if loaded else "C",
                                            writes, nbytes, show(d)))
@@ -114,6 +120,16 @@ def carried(chk, kind, d, writes, nbytes):
         return
     if kind == "writethrough":
         chk.require(d["WT"] >= writes, "netfs WT moved %d < %d writes" % (d["WT"], writes))
+        if loaded:
+            # Every write() that copied something is one writethrough
+            # request, and rnetfs takes each unless out of memory.
+            chk.require(d["writethroughs"] >= writes, "rnetfs writethroughs moved %d < %d "
+                        "writes: not carried by rnetfs" % (d["writethroughs"], writes))
+            chk.require(d["writethrough_folios"] >= nbytes // (1 << 21),
+                        "rnetfs writethrough_folios moved only %d" % d["writethrough_folios"])
+            chk.require(d["writethrough_declined"] == 0, "rnetfs declined %d writethroughs"
+                        % d["writethrough_declined"])
+            chk.require(d["upload_lost"] == 0, "rnetfs lost %d uploads" % d["upload_lost"])
         return
     chk.require(d["DW"] >= writes, "netfs DW moved %d < %d writes: not the unbuffered path"
                 % (d["DW"], writes))
@@ -387,8 +403,12 @@ def cmd_race(target, ref, size, seed):
     return chk.ok()
 
 
-def cmd_perm(target, ref, size, seed, want, spec, flags, server):
+def cmd_perm(target, ref, size, seed, want, spec, flags, server, rwf=None):
     """A permanent fault under one write() (see the module's doc)."""
+    # pwritev2(RWF_DSYNC) on a buffered fd: a writethrough, whose lost
+    # upload netfs reports through the mapping, to the fsync that ends
+    # the write (generic_write_sync): the write fails with the errno.
+    wthru = rwf == "dsync"
     chk = Check(os.path.basename(target))
     size, want = int(size), int(want)
     data = pattern(random.Random(int(seed)), size)
@@ -399,7 +419,10 @@ def cmd_perm(target, ref, size, seed, want, spec, flags, server):
     if not set_fault(spec):
         return chk.require(False, "spec refused")
     try:
-        n, err = os.pwrite(fd, m, 0), 0
+        if wthru:
+            n, err = os.pwritev(fd, [m], 0, os.RWF_DSYNC), 0
+        else:
+            n, err = os.pwrite(fd, m, 0), 0
     except OSError as e:
         n, err = 0, e.errno
     set_fault("off")
@@ -407,15 +430,24 @@ def cmd_perm(target, ref, size, seed, want, spec, flags, server):
     say("%s: write() of %d under %s: returned %d, errno %d: %s" % (chk.name, size, spec, n, err,
                                                                     show(d)))
     chk.require(d["faults_injected"] > 0, "no fault injected")
-    chk.require(d["unbuffered_failed"] > 0, "unbuffered_failed did not move")
-    if err:
-        chk.require(err == want, "errno %d, injected %d" % (err, want))
+    if wthru:
+        chk.require(d["writethroughs"] > 0, "not carried by rnetfs's writethrough")
+        chk.require(d["upload_lost"] > 0, "no upload reported lost")
+        chk.require(err == want, "errno %d (returned %d), injected %d: a lost upload went "
+                    "unreported" % (err, n, want))
+        # The data stays in the page cache, clean: all written again
+        # below, with the fault gone.
+        n = 0
     else:
-        chk.require(n < size, "the whole write succeeded under a permanent fault")
-    got = os.stat(server).st_size
-    chk.require(got == n, "the server's file has %d bytes, the write returned %d" % (got, n))
-    with open(server, "rb") as f:
-        chk.require(f.read(n) == data[:n], "the server's bytes differ from the returned prefix")
+        chk.require(d["unbuffered_failed"] > 0, "unbuffered_failed did not move")
+        if err:
+            chk.require(err == want, "errno %d, injected %d" % (err, want))
+        else:
+            chk.require(n < size, "the whole write succeeded under a permanent fault")
+        got = os.stat(server).st_size
+        chk.require(got == n, "the server's file has %d bytes, the write returned %d" % (got, n))
+        with open(server, "rb") as f:
+            chk.require(f.read(n) == data[:n], "the server's bytes differ from the returned prefix")
     # The rest, with the fault gone: the file usable, then complete.
     done = n
     while done < size:
@@ -497,7 +529,7 @@ def fio_common(name, rw, bs, size, nj, where):
 
 
 def cmd_fio(ioengine, rw, bs, size, target, server, numjobs="1", iodepth="8", expect="dio",
-            timeout="300"):
+            timeout="300", osync=False):
     """fio direct writes, verified, then re-verified on the server's copy
     (SERVER "-": later, by fioverify). Exit status 2: fio timed out."""
     chk = Check(os.path.basename(target))
@@ -507,8 +539,9 @@ def cmd_fio(ioengine, rw, bs, size, target, server, numjobs="1", iodepth="8", ex
         os.makedirs(target, exist_ok=True)
     s0 = snap()
     rc, out = fio_run(fio_common(chk.name, rw, bs, size, nj, target) +
-                      ["--ioengine=" + ioengine, "--direct=1", "--iodepth=" + iodepth,
-                       "--do_verify=1"], log, timeout)
+                      ["--ioengine=" + ioengine, "--direct=%d" % (not osync),
+                       "--sync=%d" % osync, "--iodepth=" + iodepth, "--do_verify=1"],
+                      log, timeout)
     d = delta(s0, snap())
     ios = size // bytes_of(bs) * nj
     if rc == 124 or rc == 137:
@@ -578,12 +611,12 @@ def main():
     if cmd == "race":
         return cmd_race(*a)
     if cmd == "perm":
-        return cmd_perm(*a, flags, o["server"])
+        return cmd_perm(*a, flags, o["server"], o.get("rwf"))
     if cmd == "full":
         return cmd_full(*a)
     if cmd == "fio":
         r = cmd_fio(*a, o.get("numjobs", "1"), o.get("iodepth", "8"), o.get("expect", "dio"),
-                    o.get("timeout", "300"))
+                    o.get("timeout", "300"), "sync" in flags)
         if r == 2:
             sys.exit(2)
         return r

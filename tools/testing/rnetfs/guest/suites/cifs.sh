@@ -218,7 +218,10 @@ direct_writes() {
 	at $p-direct-aligned dio_verify aligned $((2 << 20)) $p-direct-aligned --flags direct --expect dio
 	at $p-direct-unaligned dio_verify unaligned $((2 << 20)) $p-direct-unaligned --flags direct --expect dio
 	at $p-direct-rewrite dio_verify rewrite $((4 << 20)) $p-direct-rewrite --flags direct --expect dio
-	cleanup $p-direct-aligned $p-direct-unaligned $p-direct-rewrite
+	# O_SYNC and RWF_DSYNC on a buffered mount: writethrough.
+	at $p-wthru-osync dio_verify random $((1 << 20)) $p-wthru-osync --flags sync --expect writethrough
+	at $p-wthru-rwf-dsync dio_verify seq $((2 << 20)) $p-wthru-rwf --rwf dsync --expect writethrough
+	cleanup $p-direct-aligned $p-direct-unaligned $p-direct-rewrite $p-wthru-osync $p-wthru-rwf
 	umount $MNT
 	t $p-direct-no-d-state no_d_state
 }
