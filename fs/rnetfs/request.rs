@@ -124,6 +124,19 @@ pub(crate) struct Scratch {
     pub(crate) failed: PerStream<Option<i32>>,
 }
 
+/// Where the state of a request of `kind` from `start` begins. A
+/// writethrough starts at the writer's position, inside its first folio,
+/// which the page cache aligns to its size (at most 1 GiB, a PUD): the
+/// state begins where any first folio may, and the gap up to the first
+/// one is like any gap between dirty folios.
+pub(crate) fn base_of(kind: WriteKind, start: u64) -> u64 {
+    if kind == WriteKind::Writethrough {
+        start & !((1 << 30) - 1)
+    } else {
+        start
+    }
+}
+
 /// One writeback request's engine state.
 #[pin_data]
 pub(crate) struct RequestState {
@@ -187,7 +200,8 @@ impl RequestState {
             WriteKind::Writeback | WriteKind::Writethrough => nf.clamp(NF_MIN, NF),
             WriteKind::Unbuffered | WriteKind::Direct => 0,
         };
-        let mut ws = WriteState::with_folio_slots(start, max_retries, FolioSlots::new(nf)?);
+        let mut ws =
+            WriteState::with_folio_slots(base_of(kind, start), max_retries, FolioSlots::new(nf)?);
         ws.set_window(Window::new(max_inflight, adaptive_window));
         let folios = KVec::with_capacity(nf, GFP_KERNEL)?;
         let sreqs = KVec::with_capacity(2 * NS, GFP_KERNEL)?;

@@ -60,7 +60,11 @@ pub(crate) fn begin(reg: &Registration<Rnetfs>, write: Writethrough<Rnetfs>) {
     let cache = sub.stream_avail(NetfsStream::Cache);
     let noted_i_size = sub.i_size();
     *state.submit.lock() = Some(sub);
-    *state.wthru.lock() = Some(Parked::new(start, cache, noted_i_size));
+    *state.wthru.lock() = Some(Parked::new(
+        crate::request::base_of(WriteKind::Writethrough, start),
+        cache,
+        noted_i_size,
+    ));
     {
         let mut g = state.inner.lock();
         g.req = Some(req.clone());

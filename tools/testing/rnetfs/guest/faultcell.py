@@ -14,10 +14,12 @@ matrix driver (matrix.py, as a module):
              writeback; once the fault is gone the same file is written in
              full.
 
-O_SYNC opens on 9p make netfs's unbuffered writes: rnetfs carries them
-while loaded, so the injector faults them and a permanent fault fails the
-write() itself with the errno; with the C engine their cells check the
-data only.
+O_SYNC opens on 9p (osync) make netfs's unbuffered writes, and
+pwritev2(RWF_DSYNC) on a plain fd (wthru) its writethrough: rnetfs
+carries both while loaded, so the injector faults them and a permanent
+fault fails the write() itself with the errno (for wthru, the fsync that
+ends it reports the lost upload); with the C engine their cells check
+the data only.
 
   faultcell.py transient SPEC WORKLOAD SIZE NAME [--late]
   faultcell.py permanent SPEC ERRNO NAME
@@ -79,7 +81,8 @@ def size_of(path):
 def transient(name, spec, workload, size, seed, fault_seed=None):
     """A transient SPEC (None: a control cell, no fault) under WORKLOAD."""
     out = Outcome(name)
-    i0, r0, cf0, wp0 = (stat_of(k) for k in ("faults_injected", "retried", "cache_failed", "writepages"))
+    i0, r0, cf0, wp0, wt0 = (stat_of(k) for k in ("faults_injected", "retried", "cache_failed",
+                                                  "writepages", "writethroughs"))
     if spec:
         if fault_seed is not None:
             spec = "%s seed=%d" % (spec, fault_seed)
@@ -103,6 +106,13 @@ def transient(name, spec, workload, size, seed, fault_seed=None):
             out.note("O_SYNC: the C engine's unbuffered path")
             return out
         out.note("O_SYNC: rnetfs's unbuffered path")
+    elif workload == "wthru":
+        if not rnetfs_loaded():
+            out.note("RWF_DSYNC: the C engine's writethrough")
+            return out
+        if stat_of("writethroughs") == wt0:
+            out.failed("rnetfs writethroughs did not move")
+        out.note("RWF_DSYNC: rnetfs's writethrough")
     elif rnetfs_loaded() and stat_of("writepages") == wp0:
         out.failed("rnetfs writepages did not move")
     if not spec:
@@ -131,16 +141,17 @@ def permanent(name, spec, want, workload, size, seed, acked=MB, after=2 * MB):
     set_fault("off")
     out.injected = stat_of("faults_injected") - i0
     out.retried = stat_of("retried") - r0
-    if workload == "osync" and not rnetfs_loaded():
+    sync_write = workload in ("osync", "wthru")
+    if sync_write and not rnetfs_loaded():
         # Not rnetfs's path: the writes must simply be intact.
-        out.note("O_SYNC: the C engine's unbuffered path")
+        out.note("%s: the C engine's path" % workload)
         if not ok:
             console(err)
-            out.failed("O_SYNC writes failed")
+            out.failed("synchronous writes failed")
         elif not verify("-H", "-c", name):
-            out.failed("O_SYNC file differs")
+            out.failed("synchronous file differs")
     elif ok:
-        out.failed("the O_SYNC write succeeded" if workload == "osync" else "fsync succeeded")
+        out.failed("the synchronous write succeeded" if sync_write else "fsync succeeded")
     elif "Errno %d]" % want not in err:
         console(err)
         out.failed("wrong error")
@@ -166,7 +177,7 @@ def permanent(name, spec, want, workload, size, seed, acked=MB, after=2 * MB):
     if rnetfs_loaded() and stat_of("writepages") == wp0:
         out.failed("rnetfs writepages did not move on the rewrite")
     out.verified = size_of(os.path.join(REF, acked_name)) + size_of(os.path.join(REF, name))
-    if (workload != "osync" or rnetfs_loaded()) and out.injected == 0:
+    if (not sync_write or rnetfs_loaded()) and out.injected == 0:
         out.failed("no fault injected")
     return out
 

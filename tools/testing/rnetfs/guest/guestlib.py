@@ -98,11 +98,13 @@ def console(text):
         f.write(text if text.endswith("\n") or not text else text + "\n")
 
 
-# Workloads by name: wtool.py's mode and flags. O_SYNC writes are 4 KiB
-# random ones through netfs's C writethrough path.
+# Workloads by name: wtool.py's mode and flags. osync: 4 KiB random writes
+# on an O_SYNC fd, which 9p makes unbuffered; wthru: the same through
+# pwritev2(RWF_DSYNC) on a plain fd, netfs's writethrough.
 WORKLOADS = {
     "seq": ("seq", []), "random": ("random", []), "sparse": ("sparse", []),
-    "mmap": ("mmap", []), "osync": ("random", ["--osync"]), "truncate": ("truncate", []),
+    "mmap": ("mmap", []), "osync": ("random", ["--osync"]),
+    "wthru": ("random", ["--rwf-dsync"]), "truncate": ("truncate", []),
     "truncrace": ("truncrace", []), "truncsync": ("truncsync", []),
 }
 

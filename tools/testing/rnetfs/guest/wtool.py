@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 """Write the same pattern to a file under test and to a local reference.
 
-wtool.py MODE TARGET REF SIZE SEED [--fsync] [--osync] [--mmap]
+wtool.py MODE TARGET REF SIZE SEED [--fsync] [--osync] [--rwf-dsync] [--mmap]
 
 MODE: seq (1 MiB writes), random (4 KiB writes at random offsets over SIZE),
 sparse (64 KiB extents with holes), extend (growing appends of odd sizes),
@@ -23,12 +23,20 @@ import random
 import sys
 
 
+# pwritev2() flags of every write (--rwf-dsync: RWF_DSYNC, netfs's
+# writethrough on a buffered fd).
+RWF = 0
+
+
 def pwrite_all(fd, data, off):
     """pwrite() until all of DATA is written: a write may legitimately
     return short (memory cgroup pressure does it), which is reported."""
     done = 0
     while done < len(data):
-        n = os.pwrite(fd, data[done:], off + done)
+        if RWF:
+            n = os.pwritev(fd, [data[done:]], off + done, RWF)
+        else:
+            n = os.pwrite(fd, data[done:], off + done)
         if n < len(data) - done:
             print("wtool: short write: %d of %d bytes at %#x" % (n, len(data) - done, off + done),
                   file=sys.stderr, flush=True)
@@ -47,6 +55,9 @@ def main():
     oflags = os.O_RDWR | os.O_CREAT
     if "--osync" in flags:
         oflags |= os.O_SYNC
+    if "--rwf-dsync" in flags:
+        global RWF
+        RWF = os.RWF_DSYNC
     fd = os.open(target, oflags, 0o644)
     rfd = os.open(ref, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
     os.ftruncate(fd, 0)

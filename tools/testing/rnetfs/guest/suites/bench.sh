@@ -52,7 +52,8 @@ ca_count() { if rnetfs_loaded; then stat_of cache_prepared; else netfs_stat CaWr
 # bypass the page cache, each on a file laid out beforehand (untimed,
 # prelayout) except dext: dseq 1 MiB and drand 4 KiB O_DIRECT writes inside
 # the file's size, dext 1 MiB O_DIRECT writes extending a new file, sseq
-# and srand 1 MiB and 4 KiB O_SYNC writes (unbuffered on 9p).
+# and srand 1 MiB and 4 KiB O_SYNC writes (unbuffered on 9p, writethrough on
+# afs and cifs).
 job() {
 	local wl=$1 dir=$2 s=$3
 	case $wl in

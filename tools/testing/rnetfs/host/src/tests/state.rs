@@ -462,3 +462,30 @@ fn state_before_a_position() {
     assert_eq!(st.before(U, 300), Before::Lost, "and after");
     assert_eq!(st.lost_from(U), Some(200));
 }
+
+/// A writethrough starts inside its first folio: a state begun at the
+/// write's position refuses that folio's subrequest (its start is behind
+/// what counts as collected), so the engine begins the state at a base
+/// below any first folio; the gap up to it is like any other, and the
+/// writer's count is measured from its own position.
+#[test]
+fn state_writethrough_first_folio_before_the_write() {
+    let mut at_write = WriteState::<u32, u32, 4, [Option<(u32, u64)>; 0]>::new(5000, 1);
+    at_write.activate(U);
+    assert_eq!(at_write.add_sreq(U, 1, 4096), Err(1));
+
+    let mut st = WriteState::<u32, u32, 4, [Option<(u32, u64)>; 0]>::new(0, 1);
+    st.activate(U);
+    let mut rec = Rec::default();
+    st.set_issued_to(4096);
+    issue(&mut st, U, 1, 4096, 8192);
+    issue(&mut st, U, 2, 12288, 4096);
+    st.set_issued_to(16384);
+    st.all_queued();
+    st.terminated(U, &1, 8192, false);
+    st.terminated(U, &2, -5, false);
+    let c = st.collect(&mut rec);
+    assert!(c.done);
+    assert_eq!(st.lost_from(U), Some(12288));
+    assert_eq!(st.lost_from(U).unwrap() - 5000, 7288, "the writer's prefix");
+}
