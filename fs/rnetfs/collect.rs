@@ -114,13 +114,14 @@ pub(crate) fn collect(state: Arc<RequestState>) {
 /// Everything is collected: release the writeback lock and the request.
 fn finish(state: &Arc<RequestState>) {
     let transferred = crate::writethrough::transferred(state);
-    let (req, lock, wt_end, cache_failed) = {
+    let (req, lock, wt_end, cache_failed, upload_failed) = {
         let mut g = state.inner.lock();
         (
             g.req.take(),
             g.wb_lock.take(),
             g.wt_end.take(),
             g.failed.cache.is_some(),
+            g.failed.upload,
         )
     };
     // The submission side holds a reference to the request too.
@@ -135,6 +136,11 @@ fn finish(state: &Arc<RequestState>) {
         // writethrough's end does what netfs's collector does for it.
         if let Some(mut end) = wt_end {
             end.set_transferred(transferred);
+            // An async writer learns of a lost upload too (netfs's
+            // completes with the count).
+            if let Some(e) = upload_failed {
+                end.set_error(e);
+            }
             drop(end);
         } else if !state.writes_buffer() {
             req.complete();

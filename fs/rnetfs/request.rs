@@ -38,8 +38,8 @@ use kernel::{
     alloc::KVec,
     folio::WritebackFolio,
     netfs::{
-        folio_written_back,
         engine::WritethroughEnd,
+        folio_written_back,
         request::{HeldWbLock, Submission, Subrequest, WriteKind, WriteRequest},
     },
     new_condvar, new_mutex, new_spinlock_irq,

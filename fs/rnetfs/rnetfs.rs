@@ -43,9 +43,9 @@ mod request;
 mod retry;
 mod stats;
 mod submit;
-mod writethrough;
 #[cfg(CONFIG_RNETFS_KUNIT_TEST)]
 mod tests;
+mod writethrough;
 
 use request::RequestState;
 

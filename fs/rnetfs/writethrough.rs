@@ -124,8 +124,7 @@ pub(crate) fn end(reg: &Registration<Rnetfs>, data: ArcBorrow<'_, RequestState>)
 /// before the first upload that was lost, or all of them.
 pub(crate) fn transferred(state: &RequestState) -> u64 {
     let g = state.inner.lock();
-    g.ws
-        .lost_from(Stream::Upload)
+    g.ws.lost_from(Stream::Upload)
         .unwrap_or_else(|| g.ws.collected_to())
         .saturating_sub(state.start)
 }

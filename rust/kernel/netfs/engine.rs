@@ -16,12 +16,12 @@ use crate::{
     bindings,
     error::{to_result, Error, Result},
     ffi::c_int,
+    folio::LockedFolio,
+    netfs::WbLock,
     prelude::*,
     str::CStr,
     sync::aref::ARef,
     types::{ForeignOwnable, Opaque},
-    folio::LockedFolio,
-    netfs::WbLock,
     writeback::{AddressSpace, WritebackControl},
 };
 use core::{marker::PhantomData, ptr::NonNull};
@@ -382,6 +382,7 @@ impl<E: WriteEngine> Writethrough<E> {
             lock: Some(WbLock { ictx }),
             req: in_progress,
             transferred: 0,
+            error: 0,
         };
         // SAFETY: A writethrough is offered once, and this value is
         // consumed: this is its only submission side.
@@ -392,7 +393,8 @@ impl<E: WriteEngine> Writethrough<E> {
 /// The end of an adopted writethrough: dropping it does what netfs's
 /// collector does once everything is collected.
 ///
-/// It sets `->transferred` from [`WritethroughEnd::set_transferred`], ends
+/// It sets `->transferred` and `->error` from
+/// [`WritethroughEnd::set_transferred`] and [`WritethroughEnd::set_error`], ends
 /// the writeback lock, completes an async kiocb (`ki_pos`, `ki_complete`
 /// with netfs's value), clears `NETFS_RREQ_IN_PROGRESS`, which the writer
 /// waits on, and drops that flag's reference.
@@ -405,6 +407,7 @@ pub struct WritethroughEnd {
     lock: Option<WbLock>,
     req: ARef<WriteRequest>,
     transferred: u64,
+    error: i32,
 }
 
 impl WritethroughEnd {
@@ -412,6 +415,15 @@ impl WritethroughEnd {
     /// before the first that did not.
     pub fn set_transferred(&mut self, n: u64) {
         self.transferred = n;
+    }
+
+    /// Records the error (a negative errno) an async kiocb completes with
+    /// in place of the count. netfs leaves it 0: its async writethrough
+    /// reports success when an upload was lost, which only a later
+    /// `fsync` sees. A synchronous writer is told by the `fsync` that ends
+    /// its write either way.
+    pub fn set_error(&mut self, error: i32) {
+        self.error = error.clamp(-4095, 0);
     }
 
     /// The request.
@@ -425,7 +437,10 @@ impl Drop for WritethroughEnd {
         let raw = self.req.as_raw();
         // SAFETY: netfs reads `transferred` only once IN_PROGRESS is clear,
         // and the engine is the request's only collector.
-        unsafe { (*raw).transferred = self.transferred as usize };
+        unsafe {
+            (*raw).transferred = self.transferred as usize;
+            (*raw).error = self.error as isize;
+        }
         // The writeback lock goes first, as the writer's next step after
         // an `O_SYNC` write is an fsync, which takes it.
         drop(self.lock.take());
@@ -525,7 +540,12 @@ unsafe extern "C" fn wthru_end_callback<E: WriteEngine>(
     wreq: *mut bindings::netfs_io_request,
 ) {
     // SAFETY: As for `wthru_folio_callback`.
-    let (reg, req) = unsafe { (Registration::<E>::from_raw(engine), WriteRequest::from_raw(wreq)) };
+    let (reg, req) = unsafe {
+        (
+            Registration::<E>::from_raw(engine),
+            WriteRequest::from_raw(wreq),
+        )
+    };
     // SAFETY: Adopted, so attached.
     if let Some(data) = unsafe { data_of::<E>(req) } {
         E::writethrough_end(reg, data);

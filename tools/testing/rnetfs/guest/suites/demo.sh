@@ -53,6 +53,23 @@ echo "RNETFS-SECTION trace of an O_DIRECT and an O_SYNC write (rnetfs)" >/dev/co
 grep -v '^#' $T/trace | grep -v ' DOWN \| UR ' | grep 'netfs_' | head -40 >/dev/console
 echo "RNETFS-SECTION rnetfs counters of writes that bypass the page cache" >/dev/console
 grep -E '^(unbuffered|dio)_' $DBG/stats >/dev/console
+# A writethrough: pwritev2(RWF_DSYNC) of 2 MiB on a plain fd (netfs's
+# WRITETHRU request, its folios handed to rnetfs as the copy passes them).
+echo 0 >$T/tracing_on; echo >$T/trace; echo 1 >$T/tracing_on
+head -c $((2 << 20)) /dev/urandom >$REF/demo-wthru
+python3 -c '
+import os, sys
+src, dst = sys.argv[1:3]
+data = open(src, "rb").read()
+fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+assert os.pwritev(fd, [data], 0, os.RWF_DSYNC) == len(data)
+os.close(fd)' $REF/demo-wthru $MNT/demo-wthru && pass demo-writethrough || fail demo-writethrough
+echo 0 >$T/tracing_on
+expect_same demo-wthru $REF/demo-wthru
+echo "RNETFS-SECTION trace of a writethrough (RWF_DSYNC) write (rnetfs)" >/dev/console
+grep -v '^#' $T/trace | grep -v ' DOWN \| UR ' | grep 'netfs_' | head -30 >/dev/console
+echo "RNETFS-SECTION rnetfs counters of writethrough" >/dev/console
+grep -E '^writethrough' $DBG/stats >/dev/console
 echo "RNETFS-SECTION end" >/dev/console
 rmmod rnetfs
 umount_export
