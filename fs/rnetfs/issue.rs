@@ -383,6 +383,7 @@ impl Issuer<'_> {
                 uptodate: folio.folio().test_uptodate(),
                 i_size: self.side.mapping.i_size().max(0) as u64,
                 last,
+                writethrough: self.side.st.writethrough,
             };
             return match self.feeder.write_folio(&mut self.side, folio, &ff) {
                 Fed::Written => {

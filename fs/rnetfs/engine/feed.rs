@@ -81,6 +81,10 @@ pub(crate) struct FeedFolio {
     /// No other folio of the file is tagged dirty: starting this one's
     /// writeback makes the file look clean.
     pub(crate) last: bool,
+    /// A writethrough's folio: the writer is still growing the file, so,
+    /// as netfs does, reaching EOF neither flushes the subrequest (the
+    /// next folio would be a subrequest of its own) nor zeroes the tail.
+    pub(crate) writethrough: bool,
 }
 
 /// What the issuer must wait for, with the folio unlocked, before
@@ -320,10 +324,10 @@ impl<S> Feeder<S> {
             cache,
             flush_upload,
             flush_cache,
-            zero_from,
+            mut zero_from,
             data_end,
             flush_after,
-            to_eof,
+            mut to_eof,
         } = plan_folio(&info, avail)
         else {
             side.report(&folio, Report::CancelStore);
@@ -334,6 +338,10 @@ impl<S> Feeder<S> {
             side.report(&folio, Report::CancelStore);
             self.skip(side, folio, last);
             return Fed::Skipped;
+        }
+        if f.writethrough {
+            zero_from = None;
+            to_eof = false;
         }
         if let Some(z) = zero_from {
             side.zero(&mut folio, z, f.size);

@@ -15,8 +15,8 @@ matrix driver (matrix.py, as a module):
              full.
 
 O_SYNC opens on 9p (osync) make netfs's unbuffered writes, and
-pwritev2(RWF_DSYNC) on a plain fd (wthru) its writethrough: rnetfs
-carries both while loaded, so the injector faults them and a permanent
+pwritev2(RWF_DSYNC) on a plain fd (wthru) its writethrough, and O_DIRECT
+(dio) its direct writes: rnetfs carries them while loaded, so the injector faults them and a permanent
 fault fails the write() itself with the errno (for wthru, the fsync that
 ends it reports the lost upload); with the C engine their cells check
 the data only.
@@ -83,6 +83,7 @@ def transient(name, spec, workload, size, seed, fault_seed=None):
     out = Outcome(name)
     i0, r0, cf0, wp0, wt0 = (stat_of(k) for k in ("faults_injected", "retried", "cache_failed",
                                                   "writepages", "writethroughs"))
+    ud0 = {k: stat_of(k) for k in ("dio_writes", "unbuffered_writes")}
     if spec:
         if fault_seed is not None:
             spec = "%s seed=%d" % (spec, fault_seed)
@@ -101,11 +102,14 @@ def transient(name, spec, workload, size, seed, fault_seed=None):
     if not verify("-c", "-s", name):
         out.failed("verify failed")
     out.verified = size_of(os.path.join(REF, name))
-    if workload == "osync":
+    if workload in ("osync", "dio"):
         if not rnetfs_loaded():
-            out.note("O_SYNC: the C engine's unbuffered path")
+            out.note("%s: the C engine's unbuffered path" % workload)
             return out
-        out.note("O_SYNC: rnetfs's unbuffered path")
+        key = "dio_writes" if workload == "dio" else "unbuffered_writes"
+        if stat_of(key) == ud0[key]:
+            out.failed("rnetfs %s did not move" % key)
+        out.note("%s: rnetfs's unbuffered path" % workload)
     elif workload == "wthru":
         if not rnetfs_loaded():
             out.note("RWF_DSYNC: the C engine's writethrough")
@@ -141,7 +145,7 @@ def permanent(name, spec, want, workload, size, seed, acked=MB, after=2 * MB):
     set_fault("off")
     out.injected = stat_of("faults_injected") - i0
     out.retried = stat_of("retried") - r0
-    sync_write = workload in ("osync", "wthru")
+    sync_write = workload in ("osync", "wthru", "dio")
     if sync_write and not rnetfs_loaded():
         # Not rnetfs's path: the writes must simply be intact.
         out.note("%s: the C engine's path" % workload)
@@ -162,7 +166,7 @@ def permanent(name, spec, want, workload, size, seed, acked=MB, after=2 * MB):
         m = re.search(r"Errno %d\].*" % want, err)
         out.note(("msync: " if workload == "mmap" else "") + m.group(0)[:40])
     # Nothing locked or under writeback; the acknowledged file intact.
-    if workload != "osync" and not verify("-H", name):
+    if workload not in ("osync", "dio") and not verify("-H", name):
         out.failed("the failed file is left locked or under writeback")
     if not verify("-c", "-s", acked_name):
         out.failed("acked file differs")

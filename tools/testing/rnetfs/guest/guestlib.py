@@ -100,11 +100,13 @@ def console(text):
 
 # Workloads by name: wtool.py's mode and flags. osync: 4 KiB random writes
 # on an O_SYNC fd, which 9p makes unbuffered; wthru: the same through
-# pwritev2(RWF_DSYNC) on a plain fd, netfs's writethrough.
+# pwritev2(RWF_DSYNC) on a plain fd, netfs's writethrough; dio: on an
+# O_DIRECT fd (netfs needs no alignment), netfs's direct writes.
 WORKLOADS = {
     "seq": ("seq", []), "random": ("random", []), "sparse": ("sparse", []),
     "mmap": ("mmap", []), "osync": ("random", ["--osync"]),
-    "wthru": ("random", ["--rwf-dsync"]), "truncate": ("truncate", []),
+    "wthru": ("random", ["--rwf-dsync"]), "dio": ("random", ["--odirect"]),
+    "truncate": ("truncate", []),
     "truncrace": ("truncrace", []), "truncsync": ("truncsync", []),
 }
 

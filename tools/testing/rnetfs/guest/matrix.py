@@ -7,7 +7,7 @@
              transient: RNETFS_MATRIX_TRANSIENT (data must all arrive,
              retries counted)
              permanent: RNETFS_MATRIX_PERMANENT (fsync/msync report the errno)
-  workloads  RNETFS_MATRIX_WORKLOADS, of seq random sparse mmap osync wthru truncrace
+  workloads  RNETFS_MATRIX_WORKLOADS, of seq random sparse mmap osync wthru dio truncrace
   streams    upload (9p cache=loose), cache (9p cache=fscache over
              cachefiles: upload + cache streams)
 
@@ -36,11 +36,11 @@ from guestlib import (MB, MNT, REF, RUN, DBG, console, netfs_stat, result, say, 
 LONG = os.environ.get("RNETFS_LONG", "0") == "1"
 TRANSIENT = os.environ.get("RNETFS_MATRIX_TRANSIENT", "eagain:retry eio:retry eintr:retry short delay reorder").split()
 PERMANENT = os.environ.get("RNETFS_MATRIX_PERMANENT", "eio enospc edquot").split()
-WORKLOADS = os.environ.get("RNETFS_MATRIX_WORKLOADS", "seq random sparse mmap osync wthru truncrace").split()
+WORKLOADS = os.environ.get("RNETFS_MATRIX_WORKLOADS", "seq random sparse mmap osync wthru dio truncrace").split()
 SLOW_RUNS = int(os.environ.get("RNETFS_SLOW_RUNS", "3"))
 
 SIZE = {"seq": 8 * MB, "random": 4 * MB, "sparse": 16 * MB, "mmap": 4 * MB,
-        "osync": 1 * MB, "wthru": 1 * MB, "truncrace": 4 * MB}
+        "osync": 1 * MB, "wthru": 1 * MB, "dio": 1 * MB, "truncrace": 4 * MB}
 
 # The short variant's cells: one workload per (stream, kind), chosen so that
 # each stream meets every workload and the two streams put each kind on
@@ -48,7 +48,7 @@ SIZE = {"seq": 8 * MB, "random": 4 * MB, "sparse": 16 * MB, "mmap": 4 * MB,
 # kind (eio:retry) and a permanent one.
 SHORT = {
     "upload": {
-        ("transient", "eagain:retry"): "wthru", ("transient", "eio:retry"): "sparse",
+        ("transient", "eagain:retry"): "wthru", ("transient", "eio:retry"): "dio",
         ("transient", "eintr:retry"): "mmap", ("transient", "short"): "osync",
         ("transient", "delay"): "truncrace", ("transient", "reorder"): "seq",
         ("permanent", "eio"): "wthru", ("permanent", "enospc"): "sparse",

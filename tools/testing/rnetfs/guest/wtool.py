@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 """Write the same pattern to a file under test and to a local reference.
 
-wtool.py MODE TARGET REF SIZE SEED [--fsync] [--osync] [--rwf-dsync] [--mmap]
+wtool.py MODE TARGET REF SIZE SEED [--fsync] [--osync] [--odirect] [--rwf-dsync] [--mmap]
 
 MODE: seq (1 MiB writes), random (4 KiB writes at random offsets over SIZE),
 sparse (64 KiB extents with holes), extend (growing appends of odd sizes),
@@ -55,6 +55,8 @@ def main():
     oflags = os.O_RDWR | os.O_CREAT
     if "--osync" in flags:
         oflags |= os.O_SYNC
+    if "--odirect" in flags:
+        oflags |= os.O_DIRECT
     if "--rwf-dsync" in flags:
         global RWF
         RWF = os.RWF_DSYNC

@@ -124,6 +124,7 @@ fn folio(pos: u64, kind: FolioKind, i_size: u64, last: bool) -> FeedFolio {
         uptodate: true,
         i_size,
         last,
+        writethrough: false,
     }
 }
 
@@ -508,4 +509,47 @@ fn state_fail_retry_reports_the_error_and_completes() {
     let mut rec = Failures::default();
     assert!(st.collect(&mut rec).done);
     assert_eq!(rec.failed, [(Stream::Cache, -5)]);
+}
+
+/// A writethrough's folios reach EOF one after the other as the writer
+/// grows the file: unlike writeback's, such a folio neither sends its
+/// subrequest at once (each folio would be an RPC of its own) nor has its
+/// tail zeroed; the subrequest grows over the next folios.
+#[test]
+fn feed_writethrough_folios_at_eof_build_one_upload() {
+    let mut side = Rec::new();
+    let mut fe = Feeder::new();
+    for i in 0..3 {
+        let mut f = folio(i * PAGE, FolioKind::Plain, (i + 1) * PAGE, false);
+        f.writethrough = true;
+        assert_eq!(fe.write_folio(&mut side, i as u32, &f), Fed::Written);
+    }
+    assert!(
+        !side
+            .ev
+            .iter()
+            .any(|e| matches!(e, Ev::Issue(Stream::Upload, ..))),
+        "sent before the write's end: {:?}",
+        side.ev
+    );
+    // The last, partial: clipped to EOF, not zeroed; it ends the data, so
+    // the one subrequest goes out with it.
+    let mut f = folio(3 * PAGE, FolioKind::Plain, 3 * PAGE + 100, false);
+    f.writethrough = true;
+    assert_eq!(fe.write_folio(&mut side, 3, &f), Fed::Written);
+    assert!(!side.ev.iter().any(|e| matches!(e, Ev::Zero(..))));
+    let issued: Vec<_> = side
+        .ev
+        .iter()
+        .filter(|e| matches!(e, Ev::Issue(Stream::Upload, ..)))
+        .collect();
+    assert_eq!(issued, [&Ev::Issue(Stream::Upload, 0, 3 * PAGE + 100)]);
+    // The same folios written back: each reaching EOF is sent at once.
+    let mut side = Rec::new();
+    let mut fe = Feeder::new();
+    for i in 0..2 {
+        let f = folio(i * PAGE, FolioKind::Plain, (i + 1) * PAGE, false);
+        assert_eq!(fe.write_folio(&mut side, i as u32, &f), Fed::Written);
+    }
+    assert!(side.ev.contains(&Ev::Issue(Stream::Upload, 0, PAGE)));
 }

@@ -1114,6 +1114,7 @@ impl<const NS: usize, const NF: usize> Sim<NS, NF> {
                 uptodate: k.uptodate,
                 i_size: case.i_size,
                 last,
+                writethrough: false,
             };
             self.g.last = last.then_some(i);
             let fed = match self.feeder.write_folio(&mut self.g, i, &ff) {
