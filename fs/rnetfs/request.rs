@@ -197,7 +197,11 @@ impl RequestState {
     ) -> Result<Arc<Self>> {
         let max_inflight = max_inflight.clamp(1, NS);
         let nf = match kind {
-            WriteKind::Writeback | WriteKind::Writethrough => nf.clamp(NF_MIN, NF),
+            WriteKind::Writeback => nf.clamp(NF_MIN, NF),
+            // Sized before the writer has copied anything (a new file has
+            // no pages yet): the whole queue, so that a large write never
+            // waits for room while its first uploads are out.
+            WriteKind::Writethrough => NF,
             WriteKind::Unbuffered | WriteKind::Direct => 0,
         };
         let mut ws =

@@ -23,7 +23,10 @@
 use kernel::{
     folio::LockedFolio,
     netfs::{
-        engine::{Registration, UnbufferedOutcome, UnbufferedWrite, WriteEngine, Writethrough},
+        engine::{
+            Registration, UnbufferedOutcome, UnbufferedWrite, WriteEngine, Writethrough,
+            WritethroughEnd,
+        },
         request::TerminatedSubrequest,
     },
     prelude::*,
@@ -153,8 +156,12 @@ impl WriteEngine for Rnetfs {
         writethrough::folio(reg, data, wbc, folio)
     }
 
-    fn writethrough_end(reg: &Registration<Self>, data: ArcBorrow<'_, RequestState>) {
-        writethrough::end(reg, data)
+    fn writethrough_end(
+        reg: &Registration<Self>,
+        data: ArcBorrow<'_, RequestState>,
+        end: WritethroughEnd,
+    ) {
+        writethrough::end(reg, data, end)
     }
 
     fn subreq_terminated(

@@ -24,7 +24,7 @@ use crate::Rnetfs;
 use kernel::{
     folio::LockedFolio,
     netfs::{
-        engine::{Registration, Writethrough},
+        engine::{Registration, Writethrough, WritethroughEnd},
         request::{Stream as NetfsStream, WriteKind},
     },
     prelude::*,
@@ -52,7 +52,7 @@ pub(crate) fn begin(reg: &Registration<Rnetfs>, write: Writethrough<Rnetfs>) {
         STATS.writethrough_declined.inc();
         return;
     };
-    let Ok((mut sub, end)) = write.attach(state.clone()) else {
+    let Ok(mut sub) = write.attach(state.clone()) else {
         STATS.writethrough_declined.inc();
         return;
     };
@@ -68,7 +68,6 @@ pub(crate) fn begin(reg: &Registration<Rnetfs>, write: Writethrough<Rnetfs>) {
     {
         let mut g = state.inner.lock();
         g.req = Some(req.clone());
-        g.wt_end = Some(end);
         if cache {
             g.ws.activate(Stream::Cache);
             g.avail.cache = true;
@@ -89,11 +88,21 @@ pub(crate) fn folio(
 ) -> Result {
     let _nofs = NoFsScope::enter();
     let state: Arc<RequestState> = data.into();
-    let Some(req) = state.inner.lock().req.clone() else {
-        return Err(EINVAL);
-    };
+    let mut folio = folio;
+    // netfs marked a folio the write covers only in part dirty when it
+    // kept it for later: it is written now, as writeback_iter() would hand
+    // it out. Left dirty (as netfs leaves it), the fsync that ends the
+    // write would send it again, and a streaming write's folio, not
+    // uptodate and with its dirty range forgotten once written, could not
+    // be sent at all.
+    folio.clear_dirty_for_io();
+    let req = state.inner.lock().req.clone();
     let mut parked = state.wthru.lock();
-    let Some(p) = (*parked).as_mut() else {
+    let (Some(req), Some(p)) = (req, (*parked).as_mut()) else {
+        // Cannot happen (`begin` sets both up before netfs sees the
+        // request adopted). netfs ignores the error: the folio is left
+        // dirty for the fsync that ends the write.
+        folio.redirty(wbc);
         return Err(EINVAL);
     };
     STATS.writethrough_folios.inc();
@@ -102,18 +111,25 @@ pub(crate) fn folio(
 
 /// Everything is handed over: flushes both streams and leaves the rest to
 /// the collector.
-pub(crate) fn end(reg: &Registration<Rnetfs>, data: ArcBorrow<'_, RequestState>) {
+pub(crate) fn end(
+    reg: &Registration<Rnetfs>,
+    data: ArcBorrow<'_, RequestState>,
+    end: WritethroughEnd,
+) {
     let _nofs = NoFsScope::enter();
     let state: Arc<RequestState> = data.into();
-    let Some(req) = state.inner.lock().req.clone() else {
-        return;
+    // Kept for the collector before it can find everything queued.
+    let (req, old) = {
+        let mut g = state.inner.lock();
+        (g.req.clone(), g.wt_end.replace(end))
     };
+    drop(old);
     let parked = state.wthru.lock().take();
-    match parked {
-        Some(p) => p.end(reg.engine(), &state, req.mapping()),
-        // Cannot happen (`begin` parks an issuer before netfs sees the
+    match (parked, req) {
+        (Some(p), Some(req)) => p.end(reg.engine(), &state, req.mapping()),
+        // Cannot happen (`begin` sets both up before netfs sees the
         // request adopted); the writer must not wait for ever even so.
-        None => {
+        _ => {
             state.inner.lock().ws.all_queued();
             state.wake_collector(reg.engine().wq.queue());
         }

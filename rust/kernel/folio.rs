@@ -202,6 +202,16 @@ impl<'a> LockedFolio<'a> {
         }
     }
 
+    /// Clears the folio's dirty flag for a writeback this task starts on it
+    /// (as `writeback_iter()` does for the folios it hands out): a write
+    /// into the folio from now on dirties it again. Returns whether it was
+    /// dirty.
+    pub fn clear_dirty_for_io(&mut self) -> bool {
+        // SAFETY: The folio is valid and locked by us, as the function
+        // requires.
+        unsafe { bindings::folio_clear_dirty_for_io(self.folio.as_raw()) }
+    }
+
     /// Redirties a folio that writeback will not handle now, and unlocks it.
     pub fn redirty(self, wbc: &WritebackControl) {
         // SAFETY: The folio is valid and locked by us, `wbc` is valid.

@@ -68,11 +68,11 @@ pub trait WriteEngine: Send + Sync + Sized + 'static {
     ) -> Result;
 
     /// The writer has handed over every folio: what is left is the
-    /// engine's collection, which ends with dropping the
-    /// [`WritethroughEnd`] it was given.
+    /// engine's collection, which ends with dropping `end`.
     fn writethrough_end(
         reg: &Registration<Self>,
         data: <Self::RequestData as ForeignOwnable>::Borrowed<'_>,
+        end: WritethroughEnd,
     );
 
     /// A filesystem or cache finished with a subrequest of one of the
@@ -363,35 +363,24 @@ impl<E: WriteEngine> Writethrough<E> {
     }
 
     /// Attaches the engine's data and takes the request: returns its
-    /// submission side and what ends it.
-    pub fn attach(self, data: E::RequestData) -> Result<(Submission, WritethroughEnd)> {
+    /// submission side. What ends the request comes with
+    /// [`WriteEngine::writethrough_end`], once netfs has handed every
+    /// folio over (and set the kiocb of an async write).
+    pub fn attach(self, data: E::RequestData) -> Result<Submission> {
         let mut p = KBox::new(EnginePriv::new(false), GFP_KERNEL)?;
         // Nothing was sent yet (type invariant); released by
         // `free_request_callback` when netfs frees the request.
         p.data = data.into_foreign();
         self.req.set_engine_priv(KBox::into_raw(p).cast());
-        // SAFETY: The inode is a netfs inode, kept alive by the request.
-        let ictx = unsafe { bindings::netfs_inode((*self.req.mapping().as_raw()).host) };
-        // SAFETY: The IN_PROGRESS flag's reference (type invariant) passes
-        // to whoever clears the flag: the engine, which alone collects an
-        // adopted writethrough, through the returned `WritethroughEnd`.
-        let in_progress = unsafe { ARef::from_raw(NonNull::from(&*self.req)) };
-        let end = WritethroughEnd {
-            // INVARIANT: netfs took the lock for this request (type
-            // invariant) and never releases it for an adopted one.
-            lock: Some(WbLock { ictx }),
-            req: in_progress,
-            transferred: 0,
-            error: 0,
-        };
         // SAFETY: A writethrough is offered once, and this value is
         // consumed: this is its only submission side.
-        Ok((unsafe { Submission::new(self.req) }, end))
+        Ok(unsafe { Submission::new(self.req) })
     }
 }
 
-/// The end of an adopted writethrough: dropping it does what netfs's
-/// collector does once everything is collected.
+/// The end of an adopted writethrough, handed to the engine once netfs has
+/// issued everything: dropping it does what netfs's collector does once
+/// everything is collected.
 ///
 /// It sets `->transferred` and `->error` from
 /// [`WritethroughEnd::set_transferred`] and [`WritethroughEnd::set_error`], ends
@@ -402,7 +391,9 @@ impl<E: WriteEngine> Writethrough<E> {
 /// # Invariants
 ///
 /// `req` is an adopted writethrough with `NETFS_RREQ_IN_PROGRESS` set, and
-/// this value owns the reference that flag holds.
+/// this value owns the reference that flag holds; netfs has returned from
+/// the request's last `writethrough_folio` and set its `iocb`; `lock` is
+/// the writeback lock netfs took for it.
 pub struct WritethroughEnd {
     lock: Option<WbLock>,
     req: ARef<WriteRequest>,
@@ -546,9 +537,27 @@ unsafe extern "C" fn wthru_end_callback<E: WriteEngine>(
             WriteRequest::from_raw(wreq),
         )
     };
+    // SAFETY: The inode is a netfs inode, kept alive by the request.
+    let ictx = unsafe { bindings::netfs_inode((*req.mapping().as_raw()).host) };
+    // SAFETY: netfs calls this once per adopted writethrough, whose
+    // IN_PROGRESS flag still holds its reference (nothing else clears it
+    // for an adopted request); that reference passes to the end.
+    let in_progress = unsafe { ARef::from_raw(NonNull::from(req)) };
+    // INVARIANT: netfs took the writeback lock in
+    // `netfs_begin_writethrough()` and leaves it to the engine's
+    // collection for an adopted request; every folio is handed over and
+    // `iocb` set before this call.
+    let end = WritethroughEnd {
+        lock: Some(WbLock { ictx }),
+        req: in_progress,
+        transferred: 0,
+        error: 0,
+    };
     // SAFETY: Adopted, so attached.
-    if let Some(data) = unsafe { data_of::<E>(req) } {
-        E::writethrough_end(reg, data);
+    match unsafe { data_of::<E>(req) } {
+        Some(data) => E::writethrough_end(reg, data, end),
+        // Cannot happen; the writer is woken at once rather than never.
+        None => drop(end),
     }
 }
 
