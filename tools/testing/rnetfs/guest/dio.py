@@ -17,7 +17,8 @@ Without the module those counters do not exist (they read as 0).
       order, over a file of SIZE: inside the old file size, where rnetfs
       may pipeline), random (4 KiB writes over a file of SIZE), extend
       (odd-sized writes at and past EOF, leaving holes), aligned (4 KiB
-      multiples at 4 KiB offsets, some past EOF), unaligned (odd offsets,
+      multiples at 4 KiB offsets, some past EOF), patch (small odd writes
+      into the file once its pages are dropped from the cache), unaligned (odd offsets,
       lengths and buffer addresses, some past EOF), append (two O_APPEND
       fds, alternating). F: direct, sync, dsync (open flags).
   dio.py signal TARGET SERVER SIZE SEED [--flags direct]
@@ -185,7 +186,10 @@ def cmd_write(mode, target, ref, size, seed, flags, rwf, expect):
     rwflags = os.RWF_DSYNC if rwf == "dsync" else 0
     buf = Buf(max(size, 4 * MB))
     s0 = snap()
-    fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_TRUNC | of, 0o644)
+    # patch: write-only, as netfs makes a streaming write only on a file
+    # not open for reading.
+    acc = os.O_WRONLY if mode == "patch" else os.O_RDWR
+    fd = os.open(target, acc | os.O_CREAT | os.O_TRUNC | of, 0o644)
     rfd = os.open(ref, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
     stats = {"writes": 0, "bytes": 0}
 
@@ -252,6 +256,17 @@ def cmd_write(mode, target, ref, size, seed, flags, rwf, expect):
             chk.require(dr["unbuffered_serial"] > 0, "no subrequest counted serial")
             chk.require(dr["unbuffered_pipelined"] == 0, "%d extending subrequests pipelined"
                         % dr["unbuffered_pipelined"])
+    elif mode == "patch":
+        # Small odd writes into a file whose pages are not cached, open
+        # write-only: netfs makes them streaming writes (folios not
+        # uptodate, only the written range dirty), which a writethrough
+        # hands over partial and dirty.
+        prefill()
+        os.fsync(fd)
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("3")
+        for _ in range(24):
+            put(rng.randrange(0, size - 5000), rng.randbytes(rng.randrange(1, 5000)))
     elif mode == "aligned":
         prefill()
         for _ in range(64):
