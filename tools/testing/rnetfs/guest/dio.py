@@ -110,6 +110,15 @@ class Check:
         return not self.bad
 
 
+def server_is_prefix(chk, server, data, n):
+    """The server's file (SERVER) is exactly the first N bytes of DATA: what
+    a write that returned N may leave there."""
+    got = os.stat(server).st_size
+    chk.require(got == n, "the server's file has %d bytes, the write returned %d" % (got, n))
+    with open(server, "rb") as f:
+        chk.require(f.read(n) == data[:n], "the server's bytes differ from the returned prefix")
+
+
 def carried(chk, kind, d, writes, nbytes):
     """The request kind KIND (dio, unbuffered, writethrough) carried WRITES
     write() calls of NBYTES in all: netfs's counter for the path, and with
@@ -337,10 +346,7 @@ def cmd_signal(target, server, size, seed, flags):
         n = 0
     else:
         chk.require(n < size, "the whole write went through: the signal did not stop it")
-    got = os.stat(server).st_size
-    chk.require(got == n, "the server's file has %d bytes, the write returned %d" % (got, n))
-    with open(server, "rb") as f:
-        chk.require(f.read(n) == data[:n], "the server's bytes differ from the returned prefix")
+    server_is_prefix(chk, server, data, n)
     if rnetfs_loaded():
         chk.require(d["DW"] >= 1, "netfs DW did not move")
         key = "dio_writes" if "direct" in flags else "unbuffered_writes"
@@ -459,10 +465,7 @@ def cmd_perm(target, ref, size, seed, want, spec, flags, server, rwf=None):
             chk.require(err == want, "errno %d, injected %d" % (err, want))
         else:
             chk.require(n < size, "the whole write succeeded under a permanent fault")
-        got = os.stat(server).st_size
-        chk.require(got == n, "the server's file has %d bytes, the write returned %d" % (got, n))
-        with open(server, "rb") as f:
-            chk.require(f.read(n) == data[:n], "the server's bytes differ from the returned prefix")
+        server_is_prefix(chk, server, data, n)
     # The rest, with the fault gone: the file usable, then complete.
     done = n
     while done < size:
@@ -504,10 +507,7 @@ def cmd_full(target, ref, server, seed):
         chk.require(err in (28, 5), "errno %d, not ENOSPC or EIO" % err)
     else:
         chk.require(n < size, "8 MiB fitted in 3 MiB")
-    got = os.stat(server).st_size
-    chk.require(got == n, "the server's file has %d bytes, the write returned %d" % (got, n))
-    with open(server, "rb") as f:
-        chk.require(f.read(n) == data[:n], "the server's bytes differ from the returned prefix")
+    server_is_prefix(chk, server, data, n)
     with open(ref, "wb") as f:
         f.write(data[:n])
     if rnetfs_loaded():
