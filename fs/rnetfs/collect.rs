@@ -8,6 +8,12 @@
 //! streams are done with (not at the end of the request), reports failures
 //! to the mapping so that fsync sees them, and runs the retryer
 //! ([`crate::retry`]) for a stream that has subrequests to send again.
+//!
+//! A success that comes back inside its own send (9p answers within its
+//! `issue_write`) wakes no collector: its sender collects once the send
+//! returns ([`after_send`]), on the upload worker or the issuer, so a
+//! folio's writeback ends there as soon as its answer is in. A failure
+//! always wakes the collector, the only one to run the retryer.
 
 use crate::engine::{state::CollectSink, stream::Stream};
 use crate::request::{RequestState, Scratch};
@@ -22,7 +28,7 @@ use kernel::{
     },
     prelude::*,
     sync::{aref::ARef, Arc},
-    workqueue::WorkItem,
+    workqueue::{Queue, WorkItem},
 };
 
 impl WorkItem for RequestState {
@@ -51,13 +57,31 @@ impl CollectSink<ARef<Subrequest>, WritebackFolio> for Scratch {
     }
 }
 
+/// Who collects.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum By {
+    /// The collector: the work item, or a writer of its own buffer; it runs
+    /// the retryer for what it finds to send again.
+    Collector,
+    /// A sender whose subrequest succeeded inside its send; it leaves
+    /// anything to retry to the collector, which its failure woke.
+    Sender,
+}
+
 /// Collects what has completed: one pass under the `scratch` lock, its work
-/// done outside the state's spinlock. Returns what the pass found.
-fn collect_once(state: &RequestState) -> crate::engine::state::Collected {
+/// done outside the state's spinlock. Returns what the pass found, or
+/// `None` for a sender while the retryer is at work.
+fn collect_once(state: &RequestState, by: By) -> Option<crate::engine::state::Collected> {
     let mut scratch = state.scratch.lock();
     let (res, req) = {
         let mut g = state.inner.lock();
+        if by == By::Sender && g.retrying {
+            return None;
+        }
         let res = g.ws.collect(&mut *scratch);
+        if by == By::Collector {
+            g.retrying = Stream::ALL.iter().any(|s| *res.need_retry.get(*s));
+        }
         for (s, e) in scratch.failed.iter() {
             if let Some(e) = e {
                 g.failed.get_mut(s).get_or_insert(*e);
@@ -83,14 +107,16 @@ fn collect_once(state: &RequestState) -> crate::engine::state::Collected {
         STATS.folios_cleaned.inc();
     }
     scratch.sreqs.clear();
-    res
+    Some(res)
 }
 
 /// The collector work item. The retryer runs outside the `scratch` lock:
 /// it waits and may send synchronous RPCs.
 pub(crate) fn collect(state: Arc<RequestState>) {
     loop {
-        let res = collect_once(&state);
+        let Some(res) = collect_once(&state, By::Collector) else {
+            return;
+        };
         if res.progress {
             state.room.notify_all();
         }
@@ -106,6 +132,51 @@ pub(crate) fn collect(state: Arc<RequestState>) {
             return;
         }
         if !retried && !res.progress {
+            return;
+        }
+    }
+}
+
+/// The send of the subrequest of `stream` at `start` has returned. If it
+/// succeeded meanwhile, where the collector would have been woken, collect
+/// here: 9p answers inside its `issue_write`, so for an upload sent from a
+/// worker its folios end on that worker as soon as the answer is in, with
+/// no work item and no wake-up of another CPU per upload. What is to be
+/// sent again is left to the collector its failure woke, and nothing is
+/// collected while the retryer works.
+pub(crate) fn after_send(state: &Arc<RequestState>, stream: Stream, start: u64) {
+    if !state.inner.lock().ws.sent(stream, start) {
+        return;
+    }
+    STATS.collected_by_sender.inc();
+    collect_here(state);
+}
+
+/// The issuer of a writeback has queued everything and waited for its
+/// uploads: the request's last collection, which a completion may have
+/// left to it, is done here rather than by a collector woken for it. If
+/// anything is still out (the cache's writes, an async filesystem's
+/// uploads), its completion wakes the collector as usual.
+pub(crate) fn after_issue(state: &Arc<RequestState>, wq: &Queue) {
+    if !state.sender_collects {
+        state.wake_collector(wq);
+        return;
+    }
+    STATS.collected_by_issuer.inc();
+    collect_here(state);
+}
+
+/// Collects as a sender: see [`after_send`].
+fn collect_here(state: &Arc<RequestState>) {
+    while let Some(res) = collect_once(state, By::Sender) {
+        if res.progress {
+            state.room.notify_all();
+        }
+        if res.done {
+            finish(state);
+            return;
+        }
+        if !res.progress {
             return;
         }
     }

@@ -202,15 +202,7 @@ pub(crate) fn write(
     }
     let eof = write.old_size();
     let interruptible = !write.is_async();
-    let state = match RequestState::new(
-        write.kind(),
-        start,
-        0,
-        eng.max_inflight,
-        eng.adaptive_window,
-        eng.max_retries,
-        eng.fault.clone(),
-    ) {
+    let state = match RequestState::new(write.kind(), start, 0, eng) {
         Ok(s) => s,
         Err(e) => return nothing_written(e),
     };

@@ -415,20 +415,35 @@ impl Issuer<'_> {
             .lock()
             .ws
             .set_issued_to(self.side.st.unpublished);
+        // Writeback waits below for what is sent now: from a worker it
+        // would only add a hop. A writethrough's writer may be async.
+        let inline = !self.side.st.writethrough;
+        if inline {
+            self.side.send_inline(true);
+        }
         self.feeder.flush_all(&mut self.side);
+        if inline {
+            self.side.send_inline(false);
+        }
         self.side.sink.state.inner.lock().ws.all_queued();
-        // The last completion may have raced ahead of `all_queued`.
-        self.side.kick_collector();
+        if self.side.st.writethrough {
+            // The last completion may have raced ahead of `all_queued`. A
+            // writethrough's writer waits for the whole request, or
+            // returns -EIOCBQUEUED.
+            self.side.kick_collector();
+            return;
+        }
         // Filesystems count on the server having every upload once
         // writepages returns: 9p's setattr flushes with filemap_fdatawrite()
         // alone and then truncates on the server, which an upload still on
         // its way would undo (a synchronous issue_write made that true in
         // the C engine). Uploads overlap while the issuer works; here they
-        // are waited for, retries included. A writethrough's writer waits
-        // for the whole request instead, or returns -EIOCBQUEUED.
-        if self.side.workers.is_some() && !self.side.st.writethrough {
+        // are waited for, retries included.
+        if self.side.workers.is_some() {
             self.side.wait_uploads(None);
         }
+        // The last completion may have raced ahead of `all_queued`.
+        crate::collect::after_issue(&self.side.sink.state, self.side.collector);
     }
 }
 
@@ -588,10 +603,7 @@ pub(crate) fn writepages(
         kernel::netfs::request::WriteKind::Writeback,
         start as u64,
         mapping.nr_pages(),
-        eng.max_inflight,
-        eng.adaptive_window,
-        eng.max_retries,
-        eng.fault.clone(),
+        eng,
     ) {
         Ok(s) => s,
         Err(e) => return abandon(first, iter, wbc, lock, e),

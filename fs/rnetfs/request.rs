@@ -13,7 +13,7 @@
 //! | lock | class | protects | taken by |
 //! |---|---|---|---|
 //! | `submit` | `RequestState::submit` (mutex) | the request's submission side ([`Submission`]): `prepare_write`, the cache's `issue_write`, `i_size` | the issuer around each prepare and cache issue; the retryer for a whole pass |
-//! | `scratch` | `RequestState::scratch` (mutex) | the collector's buffers | the collector, for one collection (never across a retry) |
+//! | `scratch` | `RequestState::scratch` (mutex) | the collector's buffers | the collector, or a sender collecting after its send, for one collection (never across a retry) |
 //! | `inner` | `RequestState::inner` (spinlock, IRQs off) | [`Inner`] | everyone, briefly |
 //!
 //! Order: `submit` → `inner` and `scratch` → `inner`; `submit` and `scratch`
@@ -34,6 +34,7 @@
 use crate::engine::{spans::StreamsAvail, state::WriteState, stream::PerStream, window::Window};
 use crate::issue::Parked;
 use crate::stats::STATS;
+use crate::Rnetfs;
 use kernel::{
     alloc::KVec,
     folio::WritebackFolio,
@@ -106,6 +107,10 @@ pub(crate) struct Inner {
     pub(crate) wt_end: Option<WritethroughEnd>,
     /// The retryer asks the issuer to stop producing subrequests.
     pub(crate) paused: bool,
+    /// The collector found subrequests to send again and has not collected
+    /// since: the retryer numbers them by their place in the queues, so
+    /// nobody else collects (see [`crate::collect::after_send`]).
+    pub(crate) retrying: bool,
     /// The streams' `avail` as netfs last set them: by request creation,
     /// `begin_writeback` (recorded by the issuer) and the filesystem's
     /// `retry_request` (recorded by the retryer). The issuer reads it once
@@ -170,6 +175,8 @@ pub(crate) struct RequestState {
     pub(crate) born: Instant<Monotonic>,
     /// The engine's fault injector.
     pub(crate) fault: crate::fault::SharedInjector,
+    /// A success met inside its send is collected by the sender.
+    pub(crate) sender_collects: bool,
 }
 
 impl_has_work! {
@@ -178,7 +185,7 @@ impl_has_work! {
 
 impl RequestState {
     /// Allocates the state for a request of `kind` starting at `start`,
-    /// with a folio queue for `nf` folios (clamped to [`NF_MIN`, `NF`]; none
+    /// set up as `eng` is, with a folio queue for `nf` folios (clamped to [`NF_MIN`, `NF`]; none
     /// for a write of the caller's buffer).
     ///
     /// Not inlined: the state is built on the stack before it moves to the
@@ -186,16 +193,8 @@ impl RequestState {
     /// Called under `writepages`'s [`kernel::writeback::NoFsScope`], so the
     /// `GFP_KERNEL` allocations cannot recurse into a filesystem.
     #[inline(never)]
-    pub(crate) fn new(
-        kind: WriteKind,
-        start: u64,
-        nf: usize,
-        max_inflight: usize,
-        adaptive_window: bool,
-        max_retries: u32,
-        fault: crate::fault::SharedInjector,
-    ) -> Result<Arc<Self>> {
-        let max_inflight = max_inflight.clamp(1, NS);
+    pub(crate) fn new(kind: WriteKind, start: u64, nf: usize, eng: &Rnetfs) -> Result<Arc<Self>> {
+        let max_inflight = eng.max_inflight.clamp(1, NS);
         let nf = match kind {
             WriteKind::Writeback => nf.clamp(NF_MIN, NF),
             // Sized before the writer has copied anything (a new file has
@@ -204,9 +203,12 @@ impl RequestState {
             WriteKind::Writethrough => NF,
             WriteKind::Unbuffered | WriteKind::Direct => 0,
         };
-        let mut ws =
-            WriteState::with_folio_slots(base_of(kind, start), max_retries, FolioSlots::new(nf)?);
-        ws.set_window(Window::new(max_inflight, adaptive_window));
+        let mut ws = WriteState::with_folio_slots(
+            base_of(kind, start),
+            eng.max_retries,
+            FolioSlots::new(nf)?,
+        );
+        ws.set_window(Window::new(max_inflight, eng.adaptive_window));
         let folios = KVec::with_capacity(nf, GFP_KERNEL)?;
         let sreqs = KVec::with_capacity(2 * NS, GFP_KERNEL)?;
         Arc::pin_init(
@@ -217,6 +219,7 @@ impl RequestState {
                     wb_lock: None,
                     wt_end: None,
                     paused: false,
+                    retrying: false,
                     avail: StreamsAvail { upload: false, cache: false },
                     failed: PerStream::default(),
                     completions: PerStream::default(),
@@ -235,7 +238,8 @@ impl RequestState {
                 start,
                 max_inflight,
                 born: Instant::now(),
-                fault,
+                fault: eng.fault.clone(),
+                sender_collects: eng.sender_collects,
             }? Error),
             GFP_KERNEL,
         )

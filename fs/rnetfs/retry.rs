@@ -133,7 +133,7 @@ pub(crate) fn retry(state: &Arc<RequestState>, s: Stream) {
                     }
                     STATS.retried.inc();
                     // Sent from here, in order, while the issuer is paused.
-                    submit(state, sreq, s, len, None, Some(sub));
+                    submit(state, sreq, s, len, None, Some(sub), None);
                 }
             }
         }

@@ -75,6 +75,10 @@ module! {
             default: true,
             description: "Send uploads from workers, so that several are on the wire while the issuer goes on (false: from the issuer, one at a time for a synchronous filesystem such as 9p)",
         },
+        sender_collects: bool {
+            default: true,
+            description: "A subrequest answered inside its send (9p) is collected by its sender, with no collector woken (false: always by the collector's work item)",
+        },
         fault_every: u32 {
             default: 0,
             description: "Fault injection from load time: fail every n-th upload subrequest (0: off; see also debugfs rnetfs/fault)",
@@ -114,6 +118,9 @@ pub(crate) struct Rnetfs {
     pub(crate) max_inflight: usize,
     /// Whether the upload window adapts (see `engine::window`).
     pub(crate) adaptive_window: bool,
+    /// Whether senders collect what was answered inside their send (see
+    /// `collect::after_send`).
+    pub(crate) sender_collects: bool,
     pub(crate) max_retries: u32,
     /// Folio filter of the writeback iteration, for tests: see
     /// [`issue::next_folio`].
@@ -220,6 +227,7 @@ impl kernel::InPlaceModule for RnetfsModule {
                 async_upload: module_parameters::async_upload.value(),
                 max_inflight: max_inflight as usize,
                 adaptive_window: module_parameters::adaptive_window.value(),
+                sender_collects: module_parameters::sender_collects.value(),
                 max_retries,
                 filter_stride: u64::from(module_parameters::filter_stride.value()),
                 _debugfs: debugfs::Debugfs::new(fault.as_ref().map_err(|e| *e)?)?,

@@ -80,6 +80,8 @@ stats! {
     retried: "Subrequests reissued (ws).",
     faults_injected: "Subrequests failed, shortened or held back by the fault injector.",
     issued_async: "Subrequests sent from an issue worker.",
+    collected_by_sender: "Collections run by a sender whose subrequest was answered inside its send (9p), with no collector woken.",
+    collected_by_issuer: "Last collections of a writeback request run by its issuer, with no collector woken.",
     upload_waits: "Waits for uploads still unanswered (end of writepages, last dirty folio).",
     last_drains: "Waits, with the last dirty folio unlocked, for earlier uploads.",
     last_locked: "Last dirty folios uploaded before their writeback started.",

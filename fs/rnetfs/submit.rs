@@ -189,11 +189,21 @@ impl StreamSink<Building> for Sink<'_> {
 
     fn issue(&mut self, stream: Stream, b: Building, _start: u64, len: u64, _nr_segs: u32) {
         let now = (stream == Stream::Upload).then(|| self.state.now_ns());
-        let window = {
+        // A write of the caller's buffer is collected by its writer.
+        let mark = self.state.sender_collects && !self.state.writes_buffer();
+        let (window, marked) = {
             let mut g = self.state.inner.lock();
             g.ws.set_sreq_len_at(stream, &b.handle, len, now);
-            g.ws.window().limit()
+            (
+                g.ws.window().limit(),
+                mark && g.ws.sending(stream, &b.handle),
+            )
         };
+        let sending = marked.then(|| Sending {
+            state: self.state.clone(),
+            stream,
+            start: b.sreq.subrequest().start(),
+        });
         if stream == Stream::Upload {
             STATS.window_sum.add(window as u64);
         }
@@ -207,7 +217,23 @@ impl StreamSink<Building> for Sink<'_> {
         } else {
             None
         };
-        submit(&self.state, b.sreq, stream, len, workers, None);
+        submit(&self.state, b.sreq, stream, len, workers, None, sending);
+    }
+}
+
+/// A subrequest whose sender has not yet returned from sending it; see
+/// [`crate::engine::state::WriteState::sending`]. Dropped once the send
+/// has returned, whatever became of it: a success met meanwhile is
+/// collected then, by the sender ([`crate::collect::after_send`]).
+pub(crate) struct Sending {
+    state: Arc<RequestState>,
+    stream: Stream,
+    start: u64,
+}
+
+impl Drop for Sending {
+    fn drop(&mut self) {
+        crate::collect::after_send(&self.state, self.stream, self.start);
     }
 }
 
@@ -229,7 +255,9 @@ enum Hold {
 /// subrequests need it, and take it here otherwise.
 ///
 /// Every outcome goes back through netfs's termination path, so the
-/// collector is woken as for any completion.
+/// collector is woken as for any completion, or, for a success met while
+/// `sending` is held, left to the sender once `sending` is dropped, after
+/// the send.
 pub(crate) fn submit(
     state: &Arc<RequestState>,
     sreq: PreparedSubrequest,
@@ -237,6 +265,7 @@ pub(crate) fn submit(
     len: u64,
     workers: Option<Workers<'_>>,
     sub: Option<&mut Submission>,
+    sending: Option<Sending>,
 ) {
     let (len, hold) = match state.fault.decide(stream) {
         None => (len, Hold::None),
@@ -249,6 +278,7 @@ pub(crate) fn submit(
                 sreq.set_need_retry();
             }
             sreq.give_back(len, -(errno as isize));
+            drop(sending);
             return;
         }
     };
@@ -263,14 +293,16 @@ pub(crate) fn submit(
                 None => sreq.give_back(len, EIO.to_errno() as isize),
             },
         }
+        // Collecting takes `submit` at the end: not held any more.
+        drop(sending);
         return;
     }
-    let sreq = match workers {
-        Some(w) => match queue(w, state, sreq, len, hold) {
+    let (sreq, sending) = match workers {
+        Some(w) => match queue(w, state, sreq, len, hold, sending) {
             Ok(()) => return,
-            Err(sreq) => sreq,
+            Err(back) => back,
         },
-        None => sreq,
+        None => (sreq, sending),
     };
     // Sent from here: a delay is served here too; waiting here for a later
     // completion could wait for ever, so a reordering is not.
@@ -278,6 +310,7 @@ pub(crate) fn submit(
         fsleep(Delta::from_millis(i64::from(ms)));
     }
     send_upload(state, sreq, len);
+    drop(sending);
 }
 
 /// Sends an upload of `len` bytes, cut at the file's current size unless
@@ -344,6 +377,7 @@ struct Job {
     hold: Hold,
     /// Upload completions when it was queued, for [`Hold::Reorder`].
     seen: u64,
+    sending: Option<Sending>,
 }
 
 /// A reusable hand-off of an upload to the engine's issue workers, with its
@@ -400,7 +434,10 @@ impl WorkItem for UploadSlot {
                 Hold::Reorder => wait_for_later(&job.state, job.seen),
             }
             send_upload(&job.state, job.sreq, job.len);
-            // The request's state goes with the job, after the send.
+            // A synchronous filesystem answered inside the send: collected
+            // here, on this worker, rather than by a collector woken on
+            // another CPU. The request's state goes after it.
+            drop(job.sending);
         }
         this.busy.store(0, Relaxed);
     }
@@ -439,22 +476,29 @@ fn queue(
     sreq: PreparedSubrequest,
     len: u64,
     hold: Hold,
-) -> Result<(), PreparedSubrequest> {
+    sending: Option<Sending>,
+) -> Result<(), (PreparedSubrequest, Option<Sending>)> {
     let Some(slot) = w
         .slots
         .iter()
         .find(|s| s.busy.load(Relaxed) == 0 && s.busy.cmpxchg(0, 1, Relaxed).is_ok())
     else {
         STATS.slots_busy.inc();
-        return Err(sreq);
+        return Err((sreq, sending));
     };
-    let seen = state.inner.lock().completions.upload;
+    // Only a reordering looks at it.
+    let seen = if hold == Hold::Reorder {
+        state.inner.lock().completions.upload
+    } else {
+        0
+    };
     *slot.job.lock() = Some(Job {
         state: state.clone(),
         sreq,
         len,
         hold,
         seen,
+        sending,
     });
     STATS.issued_async.inc();
     if hold != Hold::None {

@@ -44,10 +44,7 @@ pub(crate) fn begin(reg: &Registration<Rnetfs>, write: Writethrough<Rnetfs>) {
         WriteKind::Writethrough,
         start,
         write.mapping().nr_pages(),
-        eng.max_inflight,
-        eng.adaptive_window,
-        eng.max_retries,
-        eng.fault.clone(),
+        eng,
     ) else {
         STATS.writethrough_declined.inc();
         return;

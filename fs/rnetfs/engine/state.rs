@@ -51,6 +51,12 @@ pub(crate) struct Sreq<S> {
     /// stream were in flight then, itself included: a sample for the
     /// upload window once answered. `None` for a retry.
     pub(crate) sent: Option<(u64, usize)>,
+    /// Its sender has not returned from sending it: a success it meets
+    /// meanwhile is collected by the sender, on its way out, rather than
+    /// by a collector woken for it (see [`WriteState::sent`]).
+    pub(crate) sending: bool,
+    /// It succeeded while `sending`, and would have woken the collector.
+    pub(crate) deferred: bool,
 }
 
 impl<S> Sreq<S> {
@@ -355,6 +361,8 @@ impl<S, F, const NS: usize, FB: FolioSlots<F>> WriteState<S, F, NS, FB> {
                 piece_end: start,
                 last_error: None,
                 sent: None,
+                sending: false,
+                deferred: false,
             })
             .is_err()
         {
@@ -408,6 +416,38 @@ impl<S, F, const NS: usize, FB: FolioSlots<F>> WriteState<S, F, NS, FB> {
             e.state = SreqState::Done;
         }
         true
+    }
+
+    /// Marks the issued subrequest `handle` of `stream` as being sent by a
+    /// caller that will call [`Self::sent`] once its send returns, whatever
+    /// the outcome. Returns false (nothing marked) if it is not in flight.
+    pub(crate) fn sending(&mut self, stream: Stream, handle: &S) -> bool
+    where
+        S: PartialEq,
+    {
+        let st = self.streams.get_mut(stream);
+        let Some(e) = st.sreqs.iter_mut().find(|e| {
+            e.issued() && e.state == SreqState::InFlight && e.handle.as_ref() == Some(handle)
+        }) else {
+            return false;
+        };
+        e.sending = true;
+        true
+    }
+
+    /// The send of the subrequest of `stream` starting at `start` marked by
+    /// [`Self::sending`] has returned. Returns whether it succeeded
+    /// meanwhile and its sender must collect: a filesystem that completes
+    /// in the sender's context (9p) is then collected there, with no
+    /// collector woken and no task switch per subrequest.
+    pub(crate) fn sent(&mut self, stream: Stream, start: u64) -> bool {
+        let st = self.streams.get_mut(stream);
+        let Some(e) = st.sreqs.iter_mut().find(|e| e.sending && e.start == start) else {
+            // Collected already: by a collector another completion woke.
+            return false;
+        };
+        e.sending = false;
+        core::mem::take(&mut e.deferred)
     }
 
     /// Registers a folio under writeback whose data ends at `data_end`.
@@ -480,12 +520,22 @@ impl<S, F, const NS: usize, FB: FolioSlots<F>> WriteState<S, F, NS, FB> {
             }
         }
         let settled_done = e.state == SreqState::Done;
+        // Only a success waits for its sender: a failure or a short write
+        // wakes the collector at once, which runs the retryer.
+        let defer = settled_done && e.sending;
         if let (Stream::Upload, true, Some((sent, load)), Some(now)) =
             (stream, settled_done, e.sent, now)
         {
             self.window.answered(sent, now, load);
         }
-        index == 0 || !settled_done || self.in_flight(stream) == 0
+        let wake = index == 0 || !settled_done || self.in_flight(stream) == 0;
+        if defer {
+            if let Some(e) = self.streams.get_mut(stream).sreqs.get_mut(index) {
+                e.deferred |= wake;
+            }
+            return false;
+        }
+        wake
     }
 
     /// Tells that the issuer is done: no more subrequests or folios.

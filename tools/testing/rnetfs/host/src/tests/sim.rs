@@ -25,8 +25,13 @@
 //!   subrequest to the fs (outside the lock); uploads sent inline complete
 //!   before `issue` returns, as 9p's synchronous RPC does.
 //! * completion: `terminated`; if it returns true, queue the collector.
-//! * collector: `collect`; for each stream with `need_retry` and
-//!   `in_flight(stream) == 0`, run the retryer, then collect again.
+//!   A success inside its own send (a subrequest marked with `sending` at
+//!   issue: an upload on 9p is answered inside its send) returns false:
+//!   when the send returns, `sent` says whether its sender collects, with
+//!   a pass of `collect` that runs no retryer (`sender_collects`).
+//! * collector: `collect`; for each stream with `need_retry`, wait for
+//!   `in_flight(stream) == 0` (every completion wakes that wait, deferred
+//!   or not), run the retryer, then collect again.
 //! * retryer: `while let Some(p) = retry_next(s)`: allocate a subrequest,
 //!   prepare it at `p.start`, cut the piece to the new limits,
 //!   `restart_sreq`, release the old handle, issue the piece at `p.start`;
@@ -156,6 +161,10 @@ pub(crate) struct Case {
     /// Uploads go to workers (else they are sent inline, as with
     /// `async_upload=0`).
     pub(crate) async_upload: bool,
+    /// Successes inside their send are collected by the sender, and the
+    /// issuer does the last collection (else the collector does, as with
+    /// `sender_collects=0`).
+    pub(crate) sender_collects: bool,
 }
 
 /// Generation knobs, one flavour per property test.
@@ -294,6 +303,7 @@ impl Case {
             wake_only: rng.chance(500),
             bg_per_folio: rng.pick(&[0, 1, 3, 10]),
             async_upload: rng.chance(700),
+            sender_collects: rng.chance(700),
         }
     }
 
@@ -312,6 +322,7 @@ impl Case {
             wake_only: true,
             bg_per_folio: 0,
             async_upload: true,
+            sender_collects: true,
         }
     }
 }
@@ -357,6 +368,9 @@ struct HandleInfo {
     terminated: u32,
     /// Times it was released.
     released: u32,
+    /// Marked `sending` when issued: its sender calls `sent` once the
+    /// send returns.
+    sending: bool,
 }
 
 /// Counters of one run, for the property tests' summary.
@@ -493,6 +507,7 @@ impl World {
             issued: false,
             terminated: 0,
             released: 0,
+            sending: false,
         });
         id
     }
@@ -695,6 +710,9 @@ pub(crate) struct Glue<const NS: usize, const NF: usize> {
     unpublished: u64,
     /// The folio being written is the file's last dirty one.
     last: Option<usize>,
+    /// Per stream, a collector found subrequests to retry and waits for
+    /// the stream's in-flight ones to be answered.
+    retry_waiting: [bool; NR_STREAMS],
 }
 
 impl<const NS: usize, const NF: usize> StreamSink<u32> for Glue<NS, NF> {
@@ -741,6 +759,10 @@ impl<const NS: usize, const NF: usize> StreamSink<u32> for Glue<NS, NF> {
 
     fn issue(&mut self, stream: Stream, sreq: u32, start: u64, len: u64, nr_segs: u32) {
         assert!(self.state.set_sreq_len(stream, &sreq, len));
+        if self.w.case.sender_collects {
+            assert!(self.state.sending(stream, &sreq));
+            self.w.handles[sreq as usize].sending = true;
+        }
         let want = self.w.folios_over(start, start + len).len() as u32;
         assert_eq!(nr_segs, want, "sreq {start}+{len}: segments");
         self.w.stats.issued += 1;
@@ -758,8 +780,13 @@ impl<const NS: usize, const NF: usize> StreamSink<u32> for Glue<NS, NF> {
                 let op = self.w.pool.swap_remove(i);
                 self.complete(op);
             }
+            self.sent(op);
         } else if stream == Stream::Upload {
+            // A worker's send lasts until the answer: see `step`.
             self.async_used = true;
+        } else {
+            // The cache's send returns before its answer.
+            self.sent(op);
         }
     }
 }
@@ -900,7 +927,42 @@ impl<const NS: usize, const NF: usize> Glue<NS, NF> {
         let i = self.w.rng.below(self.w.pool.len() as u64) as usize;
         let op = self.w.pool.swap_remove(i);
         self.complete(op);
+        if op.stream == Stream::Upload {
+            // A worker sending to 9p: its send returns with the answer.
+            self.sent(op);
+        }
         true
+    }
+
+    /// The send of `op` has returned: if it was marked and succeeded
+    /// meanwhile, its sender collects.
+    fn sent(&mut self, op: Op) {
+        let h = &mut self.w.handles[op.id as usize];
+        if !std::mem::take(&mut h.sending) {
+            return;
+        }
+        if self.state.sent(op.stream, op.pos) {
+            self.sender_collect();
+        }
+    }
+
+    /// A sender's (or the issuer's last) collection: no retryer.
+    fn sender_collect(&mut self) {
+        for round in 0.. {
+            assert!(round < 10_000, "sender collection loops");
+            let c = self.state.collect(&mut self.w);
+            let collected = Stream::ALL.map(|s| {
+                self.state
+                    .is_active(s)
+                    .then(|| self.state.stream_collected_to(s))
+            });
+            for i in std::mem::take(&mut self.w.ended_now) {
+                self.w.check_ended(i, collected);
+            }
+            if c.done || !c.progress {
+                break;
+            }
+        }
     }
 
     /// The filesystem answers `op`.
@@ -909,7 +971,14 @@ impl<const NS: usize, const NF: usize> Glue<NS, NF> {
         let wake = self.state.terminated(op.stream, &op.id, result, retry);
         // A second completion must be ignored.
         assert!(!self.state.terminated(op.stream, &op.id, 1, false) || wake);
-        if wake || (!self.w.case.wake_only && self.w.rng.chance(200)) {
+        // A collector waiting for the stream to be quiet is woken by every
+        // completion, deferred ones too.
+        let s = op.stream.index();
+        let resume = self.retry_waiting[s] && self.state.in_flight(op.stream) == 0;
+        if resume {
+            self.retry_waiting[s] = false;
+        }
+        if wake || resume || (!self.w.case.wake_only && self.w.rng.chance(200)) {
             self.collector();
         }
     }
@@ -929,9 +998,14 @@ impl<const NS: usize, const NF: usize> Glue<NS, NF> {
             }
             let mut again = false;
             for s in Stream::ALL {
-                if *c.need_retry.get(s) && self.state.in_flight(s) == 0 {
-                    self.retry(s);
-                    again = true;
+                if *c.need_retry.get(s) {
+                    if self.state.in_flight(s) == 0 {
+                        self.retry(s);
+                        again = true;
+                    } else {
+                        // The kernel's retryer sleeps until it is quiet.
+                        self.retry_waiting[s.index()] = true;
+                    }
                 }
             }
             if !again {
@@ -1060,6 +1134,7 @@ impl<const NS: usize, const NF: usize> Sim<NS, NF> {
                 room_hint: 0,
                 unpublished: start,
                 last: None,
+                retry_waiting: [false; NR_STREAMS],
             },
             feeder: Feeder::new(),
         }
@@ -1145,11 +1220,21 @@ impl<const NS: usize, const NF: usize> Sim<NS, NF> {
         self.feeder.flush_all(&mut self.g);
         assert!(self.feeder.is_idle());
         self.g.state.all_queued();
-        self.g.collector();
-        if self.g.async_used {
-            self.g.wait("uploads at the end", |st| {
-                st.unanswered(Stream::Upload) == 0
-            });
+        if self.g.w.case.sender_collects {
+            if self.g.async_used {
+                self.g.wait("uploads at the end", |st| {
+                    st.unanswered(Stream::Upload) == 0
+                });
+            }
+            // The issuer's last collection, in place of the kick.
+            self.g.sender_collect();
+        } else {
+            self.g.collector();
+            if self.g.async_used {
+                self.g.wait("uploads at the end", |st| {
+                    st.unanswered(Stream::Upload) == 0
+                });
+            }
         }
         while !self.g.state.is_done() {
             assert!(

@@ -489,3 +489,68 @@ fn state_writethrough_first_folio_before_the_write() {
     assert_eq!(st.lost_from(U), Some(12288));
     assert_eq!(st.lost_from(U).unwrap() - 5000, 7288, "the writer's prefix");
 }
+
+#[test]
+fn state_success_while_sending_is_left_to_the_sender() {
+    let mut st = St::new(0, 3);
+    st.activate(U);
+    let mut rec = Rec::default();
+    issue(&mut st, U, 1, 0, 100);
+    issue(&mut st, U, 2, 100, 100);
+    st.set_issued_to(200);
+    st.all_queued();
+    assert!(st.sending(U, &1));
+    assert!(st.sending(U, &2));
+    // The front one lands inside its send: no collector is woken, the
+    // sender collects on its way out.
+    assert!(!st.terminated(U, &1, 100, false));
+    assert!(st.sent(U, 0));
+    assert!(!st.sent(U, 0), "told once");
+    let c = st.collect(&mut rec);
+    assert!(c.progress && !c.done);
+    // One that would not have woken the collector leaves nothing to do.
+    assert!(!st.sent(U, 100));
+    // Its send returned first: its success wakes the collector as before.
+    assert!(st.terminated(U, &2, 100, false));
+    assert!(st.collect(&mut rec).done);
+    assert_eq!(rec.released, [(0, 1), (0, 2)]);
+}
+
+#[test]
+fn state_failure_while_sending_wakes_the_collector() {
+    let mut st = St::new(0, 3);
+    st.activate(U);
+    let mut rec = Rec::default();
+    issue(&mut st, U, 1, 0, 100);
+    issue(&mut st, U, 2, 100, 100);
+    assert!(st.sending(U, &1));
+    assert!(st.sending(U, &2));
+    // A short write and a transient error are for the retryer: at once.
+    assert!(st.terminated(U, &2, 40, false));
+    assert!(st.terminated(U, &1, -11, true));
+    assert!(!st.sent(U, 100));
+    let c = st.collect(&mut rec);
+    assert!(c.need_retry.upload);
+    // A retried piece that succeeds while the first sender of its entry
+    // has not yet returned is still collected: by that sender.
+    let p = st.retry_next(U).unwrap();
+    assert_eq!(p.index, 0);
+    assert_eq!(st.restart_sreq(U, 0, 11, 0), Ok(Some(1)));
+    assert!(!st.terminated(U, &11, 100, false));
+    assert!(st.sent(U, 0));
+    let c = st.collect(&mut rec);
+    assert!(c.progress);
+    assert_eq!(rec.released, [(0, 11)]);
+}
+
+#[test]
+fn state_sending_refuses_what_is_not_in_flight() {
+    let mut st = St::new(0, 3);
+    st.activate(U);
+    assert_eq!(st.add_sreq(U, 1, 0), Ok(()));
+    assert!(!st.sending(U, &1), "still being built");
+    assert!(st.set_sreq_len(U, &1, 100));
+    assert!(st.terminated(U, &1, 100, false));
+    assert!(!st.sending(U, &1), "answered already");
+    assert!(!st.sent(U, 0));
+}
