@@ -25,7 +25,7 @@ use crate::stats::STATS;
 use crate::submit::{Building, Sink, Workers};
 use crate::Rnetfs;
 use kernel::{
-    folio::LockedFolio,
+    folio::{LockedFolio, WritebackFolio},
     netfs::{
         self,
         engine::Registration,
@@ -70,9 +70,9 @@ pub(crate) struct IssueState {
     /// pushed since, and the lock is taken again only when it runs out.
     room_hint: usize,
     /// End of the last folio written, not yet published to the collector
-    /// with `set_issued_to`: the next folio's push publishes its start,
-    /// which is further, so the lock is taken once per folio, not twice.
-    /// Published before any wait, so that the collector is never held up.
+    /// with `set_issued_to`: published with the folio batch (see
+    /// [`FolioBatch`]) and before any wait, so that the collector is never
+    /// held up.
     unpublished: u64,
     /// The upload stream takes part in the request.
     upload_active: bool,
@@ -80,7 +80,7 @@ pub(crate) struct IssueState {
     /// when the request is created (cache) and in `begin_writeback`
     /// (upload), and a filesystem's `retry_request` may change it: kept
     /// here, with the retryer's changes picked up from [`Inner::avail`]
-    /// once per folio, instead of taking the submission side's mutex for
+    /// whenever the folio batch is queued, instead of taking the submission side's mutex for
     /// every folio. C reads it without a lock, as late.
     avail: StreamsAvail,
     /// The request's file size snapshot (`wreq->i_size`) as last noted:
@@ -98,6 +98,82 @@ pub(crate) struct IssueState {
     /// A writethrough: the writer waits for the request itself, and its
     /// folios are not dirty.
     writethrough: bool,
+    /// Folios under writeback not yet in the request's queue.
+    batch: FolioBatch,
+}
+
+/// Folios the issuer queues for the collector at once: under 9p's 4 KiB
+/// folios the request's IRQ-safe lock, taken per folio, cost more than the
+/// rest of the issuer's bookkeeping (the C engine takes no lock per folio).
+const BATCH: usize = 16;
+
+/// Folios put under writeback but not yet in the request's folio queue,
+/// with their data ends. They are queued, with the issuer's position,
+/// before the issuer sends a subrequest (which may cover them, so its
+/// answer finds them queued), before it publishes its position and before
+/// any wait, so nothing collectable is ever held back from the collector.
+struct FolioBatch {
+    folios: [Option<(WritebackFolio, u64)>; BATCH],
+    n: usize,
+    /// Position of the last folio added.
+    pos: u64,
+}
+
+impl FolioBatch {
+    fn new() -> Self {
+        Self {
+            folios: [const { None }; BATCH],
+            n: 0,
+            pos: 0,
+        }
+    }
+
+    /// Adds folio `f` at `pos`, its data ending at `data_end`; gives it
+    /// back if the batch is full.
+    fn push(&mut self, f: WritebackFolio, pos: u64, data_end: u64) -> Result<(), WritebackFolio> {
+        let Some(slot) = self.folios.get_mut(self.n) else {
+            return Err(f);
+        };
+        *slot = Some((f, data_end));
+        self.n += 1;
+        self.pos = pos;
+        Ok(())
+    }
+
+    /// Queues the batch in `g`'s folio queue, in order, with the issuer's
+    /// position. What the queue refuses (it cannot: room is checked before
+    /// every folio) stays in the batch for [`Self::end_refused`].
+    fn publish(&mut self, g: &mut Inner) {
+        if self.n == 0 {
+            return;
+        }
+        g.ws.set_issued_to(self.pos);
+        let n = self.n;
+        self.n = 0;
+        for slot in self.folios.iter_mut().take(n) {
+            if let Some((f, end)) = slot.take() {
+                if let Err(f) = g.ws.push_folio(f, end) {
+                    *slot = Some((f, end));
+                }
+            }
+        }
+    }
+
+    /// Ends the writeback of folios the queue refused; true if there were.
+    fn end_refused(&mut self) -> bool {
+        let mut refused = false;
+        for slot in &mut self.folios {
+            if let Some((f, _)) = slot.take() {
+                refused = true;
+                RequestState::end_unwritten(f);
+            }
+        }
+        if refused {
+            // Room was checked and only the issuer pushes.
+            pr_err!("rnetfs: folio queue full\n");
+        }
+        refused
+    }
 }
 
 impl IssueState {
@@ -114,7 +190,20 @@ impl IssueState {
             dirty_ahead: 0,
             clean_from: usize::MAX,
             writethrough,
+            batch: FolioBatch::new(),
         }
+    }
+
+    /// Queues the batched folios and publishes the issuer's position, in
+    /// `g`; picks up the streams the retryer may have changed.
+    fn publish(&mut self, g: &mut Inner) {
+        self.batch.publish(g);
+        g.ws.set_issued_to(self.unpublished);
+        // Only a stream that takes part may be planned on.
+        self.avail = StreamsAvail {
+            upload: g.avail.upload && self.upload_active,
+            cache: g.avail.cache,
+        };
     }
 }
 
@@ -154,14 +243,28 @@ impl Side<'_> {
         }
     }
 
+    /// Queues the batched folios and publishes the issuer's position.
+    /// Returns false if the queue refused a folio (it cannot).
+    fn publish(&mut self) -> bool {
+        self.st.publish(&mut self.sink.state.inner.lock());
+        !self.st.batch.end_refused()
+    }
+
+    /// Queues the batched folios, if any, before a subrequest goes out.
+    fn publish_batch(&mut self) {
+        if self.st.batch.n > 0 {
+            self.publish();
+        }
+    }
+
     /// Publishes the issuer's position and waits until every upload is
     /// answered, retries included; for at most `bound_ms` if given (a
     /// signal also ends a bounded wait).
-    fn wait_uploads(&self, bound_ms: Option<u32>) {
+    fn wait_uploads(&mut self, bound_ms: Option<u32>) {
+        let _ = self.publish();
         let st = &self.sink.state;
         let mut left = bound_ms.map(msecs_to_jiffies);
         let mut g = st.inner.lock();
-        g.ws.set_issued_to(self.st.unpublished);
         while g.ws.unanswered(Stream::Upload) > 0 {
             STATS.upload_waits.inc();
             let Some(j) = left else {
@@ -181,10 +284,14 @@ impl Side<'_> {
 
 impl StreamSink<Building> for Side<'_> {
     fn prepare(&mut self, stream: Stream, start: u64) -> Option<(Building, Limits)> {
+        // It may wait for room.
+        self.publish_batch();
         self.sink.prepare(stream, start)
     }
 
     fn issue(&mut self, stream: Stream, sreq: Building, start: u64, len: u64, nr_segs: u32) {
+        // Its answer must find the folios it covers queued.
+        self.publish_batch();
         self.sink.issue(stream, sreq, start, len, nr_segs)
     }
 }
@@ -229,14 +336,19 @@ impl<'a> IssuerSide<Building, LockedFolio<'a>> for Side<'_> {
 
     fn folio_room(&mut self) -> usize {
         if self.st.room_hint == 0 {
-            let mut g = self.sink.state.inner.lock();
-            g.ws.set_issued_to(self.st.unpublished);
-            self.st.room_hint = g.ws.folio_room();
+            let room = {
+                let mut g = self.sink.state.inner.lock();
+                self.st.publish(&mut g);
+                g.ws.folio_room()
+            };
+            self.st.batch.end_refused();
+            self.st.room_hint = room;
         }
         self.st.room_hint
     }
 
     fn kick_collector(&mut self) {
+        self.publish_batch();
         self.sink.state.wake_collector(self.collector);
     }
 
@@ -287,20 +399,20 @@ impl<'a> IssuerSide<Building, LockedFolio<'a>> for Side<'_> {
         data_end: u64,
     ) -> Result<(), ()> {
         let wb = folio.start_writeback();
-        let pushed = {
-            let mut g = self.sink.state.inner.lock();
-            g.ws.set_issued_to(pos);
-            // Only a stream that takes part may be planned on.
-            self.st.avail = StreamsAvail {
-                upload: g.avail.upload && self.st.upload_active,
-                cache: g.avail.cache,
-            };
-            g.ws.push_folio(wb, data_end)
-        };
-        if let Err(wb) = pushed {
-            // Room was checked and only the issuer pushes.
-            pr_err!("rnetfs: folio queue full\n");
+        if self.st.batch.n == BATCH {
+            // A folio the queue refused (it cannot) had its writeback
+            // ended; its bytes still go out.
+            let _ = self.publish();
+        }
+        if let Err(wb) = self.st.batch.push(wb, pos, data_end) {
+            // Cannot happen: published when full.
             RequestState::end_unwritten(wb);
+            return Err(());
+        }
+        if self.st.writethrough && !self.publish() {
+            // Its folios come one call at a time: none is kept back. This
+            // one was refused (it cannot be) and its writeback ended
+            // before its bytes were planned.
             return Err(());
         }
         self.st.room_hint = self.st.room_hint.saturating_sub(1);
@@ -335,6 +447,9 @@ impl Issuer<'_> {
                     ((pos + size - 1) >> PAGE_SHIFT) as usize,
                 );
             if let Some(w) = self.feeder.wait_needed(&mut self.side, last) {
+                // A folio the queue refused (it cannot) had its writeback
+                // ended; its bytes still go out.
+                let _ = self.side.publish();
                 let (ready, on): (fn(&Inner) -> bool, _) = match w {
                     Wait::Answered => {
                         STATS.last_drains.inc();
@@ -408,13 +523,7 @@ impl Issuer<'_> {
 
     /// Flushes both streams and lets the collector finish the request.
     fn end_issue(&mut self) {
-        self.side
-            .sink
-            .state
-            .inner
-            .lock()
-            .ws
-            .set_issued_to(self.side.st.unpublished);
+        self.side.publish();
         // Writeback waits below for what is sent now: from a worker it
         // would only add a hop. A writethrough's writer may be async.
         let inline = !self.side.st.writethrough;

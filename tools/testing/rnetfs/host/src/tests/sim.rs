@@ -713,10 +713,15 @@ pub(crate) struct Glue<const NS: usize, const NF: usize> {
     /// Per stream, a collector found subrequests to retry and waits for
     /// the stream's in-flight ones to be answered.
     retry_waiting: [bool; NR_STREAMS],
+    /// Folios under writeback not yet queued: `(folio, pos, data_end)`.
+    batch: Vec<(usize, u64, u64)>,
+    /// Most folios batched (0: each queued at once).
+    batch_max: usize,
 }
 
 impl<const NS: usize, const NF: usize> StreamSink<u32> for Glue<NS, NF> {
     fn prepare(&mut self, stream: Stream, start: u64) -> Option<(u32, Limits)> {
+        self.publish_batch();
         // The kernel's throttle waits for stream room, which an inactive
         // stream never has.
         if !self.state.is_active(stream) {
@@ -758,6 +763,8 @@ impl<const NS: usize, const NF: usize> StreamSink<u32> for Glue<NS, NF> {
     }
 
     fn issue(&mut self, stream: Stream, sreq: u32, start: u64, len: u64, nr_segs: u32) {
+        // Its answer must find the folios it covers queued.
+        self.publish_batch();
         assert!(self.state.set_sreq_len(stream, &sreq, len));
         if self.w.case.sender_collects {
             assert!(self.state.sending(stream, &sreq));
@@ -809,13 +816,14 @@ impl<const NS: usize, const NF: usize> IssuerSide<u32, usize> for Glue<NS, NF> {
 
     fn folio_room(&mut self) -> usize {
         if self.room_hint == 0 {
-            self.state.set_issued_to(self.unpublished);
+            self.publish();
             self.room_hint = self.state.folio_room();
         }
         self.room_hint
     }
 
     fn kick_collector(&mut self) {
+        self.publish_batch();
         if !self.opts.no_collector_kick {
             self.collector();
         }
@@ -850,17 +858,21 @@ impl<const NS: usize, const NF: usize> IssuerSide<u32, usize> for Glue<NS, NF> {
     }
 
     fn wait_answered(&mut self) {
-        self.state.set_issued_to(self.unpublished);
+        self.publish();
         self.wait("uploads answered", |st| st.unanswered(Stream::Upload) == 0);
     }
 
     fn start_writeback(&mut self, folio: usize, pos: u64, data_end: u64) -> Result<(), ()> {
         self.check_start(folio);
         assert_eq!(pos, self.w.case.folios[folio].pos);
-        self.state.set_issued_to(pos);
         self.w.data_end[folio] = data_end;
-        if self.state.push_folio(folio, data_end).is_err() {
-            panic!("folio {folio}: queue full although room was checked");
+        // As the kernel's issuer, queued in batches (`issue::FolioBatch`).
+        if self.batch.len() >= self.batch_max {
+            self.publish_batch();
+        }
+        self.batch.push((folio, pos, data_end));
+        if self.batch_max == 0 {
+            self.publish_batch();
         }
         self.room_hint = self.room_hint.saturating_sub(1);
         Ok(())
@@ -873,6 +885,24 @@ impl<const NS: usize, const NF: usize> IssuerSide<u32, usize> for Glue<NS, NF> {
 }
 
 impl<const NS: usize, const NF: usize> Glue<NS, NF> {
+    /// Queues the batched folios, with the position of the last.
+    fn publish_batch(&mut self) {
+        if let Some(&(_, pos, _)) = self.batch.last() {
+            self.state.set_issued_to(pos);
+        }
+        for (folio, _, data_end) in std::mem::take(&mut self.batch) {
+            if self.state.push_folio(folio, data_end).is_err() {
+                panic!("folio {folio}: queue full although room was checked");
+            }
+        }
+    }
+
+    /// Queues the batched folios and publishes the issuer's position.
+    fn publish(&mut self) {
+        self.publish_batch();
+        self.state.set_issued_to(self.unpublished);
+    }
+
     /// Checks that folio `i`'s writeback may start now.
     fn check_start(&mut self, i: usize) {
         assert!(!self.w.started[i], "folio {i}: writeback started twice");
@@ -1116,6 +1146,7 @@ impl<const NS: usize, const NF: usize> Sim<NS, NF> {
             w.model_folio(i);
         }
         let start = case.folios.first().map_or(0, |f| f.pos);
+        let batch_max = w.rng.below(17) as usize;
         // Folio slots on the heap, as the kernel glue allocates them.
         let slots = (0..NF).map(|_| None).collect::<Vec<_>>();
         let mut state = WriteState::with_folio_slots(start, case.max_attempts, slots);
@@ -1135,6 +1166,8 @@ impl<const NS: usize, const NF: usize> Sim<NS, NF> {
                 unpublished: start,
                 last: None,
                 retry_waiting: [false; NR_STREAMS],
+                batch: Vec::new(),
+                batch_max,
             },
             feeder: Feeder::new(),
         }
@@ -1158,7 +1191,7 @@ impl<const NS: usize, const NF: usize> Sim<NS, NF> {
             // writeback or clean, unless one was redirtied.
             let last = i + 1 == n && !redirtied;
             while let Some(wait) = self.feeder.wait_needed(&mut self.g, last) {
-                self.g.state.set_issued_to(self.g.unpublished);
+                self.g.publish();
                 match wait {
                     Wait::Answered => {
                         assert!(last);
@@ -1216,7 +1249,7 @@ impl<const NS: usize, const NF: usize> Sim<NS, NF> {
             }
         }
         // end_issue.
-        self.g.state.set_issued_to(self.g.unpublished);
+        self.g.publish();
         self.feeder.flush_all(&mut self.g);
         assert!(self.feeder.is_idle());
         self.g.state.all_queued();
