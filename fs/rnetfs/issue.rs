@@ -105,7 +105,7 @@ pub(crate) struct IssueState {
 /// Folios the issuer queues for the collector at once: under 9p's 4 KiB
 /// folios the request's IRQ-safe lock, taken per folio, cost more than the
 /// rest of the issuer's bookkeeping (the C engine takes no lock per folio).
-const BATCH: usize = 16;
+pub(crate) const BATCH: usize = 16;
 
 /// Folios put under writeback but not yet in the request's folio queue,
 /// with their data ends. They are queued, with the issuer's position,
@@ -115,15 +115,18 @@ const BATCH: usize = 16;
 struct FolioBatch {
     folios: [Option<(WritebackFolio, u64)>; BATCH],
     n: usize,
+    /// Queued when this many are batched (`folio_batch`, 1 to [`BATCH`]).
+    max: usize,
     /// Position of the last folio added.
     pos: u64,
 }
 
 impl FolioBatch {
-    fn new() -> Self {
+    fn new(max: usize) -> Self {
         Self {
             folios: [const { None }; BATCH],
             n: 0,
+            max: max.clamp(1, BATCH),
             pos: 0,
         }
     }
@@ -177,7 +180,9 @@ impl FolioBatch {
 }
 
 impl IssueState {
-    fn new(start: u64, cache: bool, noted_i_size: u64, writethrough: bool) -> Self {
+    /// The issuer's state for a request from `start`, queueing folios in
+    /// batches of `batch`.
+    fn new(start: u64, cache: bool, noted_i_size: u64, writethrough: bool, batch: usize) -> Self {
         Self {
             room_hint: 0,
             unpublished: start,
@@ -190,7 +195,7 @@ impl IssueState {
             dirty_ahead: 0,
             clean_from: usize::MAX,
             writethrough,
-            batch: FolioBatch::new(),
+            batch: FolioBatch::new(batch),
         }
     }
 
@@ -399,7 +404,7 @@ impl<'a> IssuerSide<Building, LockedFolio<'a>> for Side<'_> {
         data_end: u64,
     ) -> Result<(), ()> {
         let wb = folio.start_writeback();
-        if self.st.batch.n == BATCH {
+        if self.st.batch.n >= self.st.batch.max {
             // A folio the queue refused (it cannot) had its writeback
             // ended; its bytes still go out.
             let _ = self.publish();
@@ -568,7 +573,7 @@ impl Parked {
     pub(crate) fn new(start: u64, cache: bool, noted_i_size: u64) -> Self {
         Self {
             feeder: Feeder::new(),
-            st: IssueState::new(start, cache, noted_i_size, true),
+            st: IssueState::new(start, cache, noted_i_size, true, 1),
         }
     }
 
@@ -594,7 +599,7 @@ impl Parked {
                 workers,
                 collector: eng.wq.queue(),
                 mapping,
-                st: core::mem::replace(&mut self.st, IssueState::new(0, false, 0, true)),
+                st: core::mem::replace(&mut self.st, IssueState::new(0, false, 0, true, 1)),
             },
         };
         let r = f(&mut issuer);
@@ -751,7 +756,7 @@ pub(crate) fn writepages(
             workers,
             collector: eng.wq.queue(),
             mapping,
-            st: IssueState::new(start as u64, cache, noted_i_size, false),
+            st: IssueState::new(start as u64, cache, noted_i_size, false, eng.folio_batch),
         },
     };
     let mut next = Some(first);

@@ -79,6 +79,10 @@ module! {
             default: true,
             description: "A subrequest answered inside its send (9p) is collected by its sender, with no collector woken (false: always by the collector's work item)",
         },
+        folio_batch: u32 {
+            default: 16,
+            description: "Folios the issuer queues for the collector at once (1-16; 1: each at once)",
+        },
         fault_every: u32 {
             default: 0,
             description: "Fault injection from load time: fail every n-th upload subrequest (0: off; see also debugfs rnetfs/fault)",
@@ -121,6 +125,8 @@ pub(crate) struct Rnetfs {
     /// Whether senders collect what was answered inside their send (see
     /// `collect::after_send`).
     pub(crate) sender_collects: bool,
+    /// Folios queued for the collector at once (see `issue::FolioBatch`).
+    pub(crate) folio_batch: usize,
     pub(crate) max_retries: u32,
     /// Folio filter of the writeback iteration, for tests: see
     /// [`issue::next_folio`].
@@ -208,16 +214,22 @@ impl kernel::InPlaceModule for RnetfsModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         let max_inflight = module_parameters::max_inflight.value();
         let max_retries = module_parameters::max_retries.value();
-        let checked =
-            if max_inflight == 0 || max_inflight as usize > request::NS || max_retries > 100 {
-                pr_err!(
-                    "rnetfs: max_inflight must be 1-{}, max_retries 0-100\n",
-                    request::NS
-                );
-                Err(EINVAL)
-            } else {
-                Ok(())
-            };
+        let folio_batch = module_parameters::folio_batch.value();
+        let checked = if max_inflight == 0
+            || max_inflight as usize > request::NS
+            || max_retries > 100
+            || folio_batch == 0
+            || folio_batch as usize > issue::BATCH
+        {
+            pr_err!(
+                "rnetfs: max_inflight must be 1-{}, max_retries 0-100, folio_batch 1-{}\n",
+                request::NS,
+                issue::BATCH
+            );
+            Err(EINVAL)
+        } else {
+            Ok(())
+        };
         let fault = checked.and_then(|()| fault::new_shared(load_time_fault()?));
         try_pin_init!(Self {
             reg <- Registration::new(try_init!(Rnetfs {
@@ -228,6 +240,7 @@ impl kernel::InPlaceModule for RnetfsModule {
                 max_inflight: max_inflight as usize,
                 adaptive_window: module_parameters::adaptive_window.value(),
                 sender_collects: module_parameters::sender_collects.value(),
+                folio_batch: folio_batch as usize,
                 max_retries,
                 filter_stride: u64::from(module_parameters::filter_stride.value()),
                 _debugfs: debugfs::Debugfs::new(fault.as_ref().map_err(|e| *e)?)?,
