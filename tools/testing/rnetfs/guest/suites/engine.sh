@@ -81,6 +81,15 @@ load_rnetfs || fail rnetfs-load
 workloads r
 t r-server-full server_full r
 say "rnetfs stats:"; cat $DBG/stats >/dev/console
+# 9p answers inside its send: the senders and the issuers collected, not
+# only the collector's work item.
+sender_collected() {
+	local s i
+	s=$(stat_of collected_by_sender) i=$(stat_of collected_by_issuer)
+	say "collected by senders $s, by issuers $i"
+	[ "${s:-0}" -gt 0 ] && [ "${i:-0}" -gt 0 ]
+}
+t r-sender-collected sender_collected
 unload_rnetfs
 # Uploads sent by the issuer itself (async_upload=0), as the C engine does.
 load_rnetfs async_upload=0 || fail rnetfs-load-inline
@@ -89,6 +98,14 @@ t s-random-4k-8m write_verify random $((8 << 20)) s-random
 t s-truncate-dirty write_verify truncate $((8 << 20)) s-truncate
 t s-mmap-msync-4m write_verify mmap $((4 << 20)) s-mmap
 t s-concurrent concurrent s
+unload_rnetfs
+# Every completion collected by the collector's work item and every folio
+# queued at once, as before senders collected and folios were batched.
+load_rnetfs sender_collects=0 folio_batch=1 || fail rnetfs-load-unbatched
+t u-seq-32m write_verify seq $((32 << 20)) u-seq
+t u-random-4k-8m write_verify random $((8 << 20)) u-random
+t u-concurrent concurrent u
+t u-no-sender-collected eval '! sender_collected'
 unload_rnetfs
 workloads c
 t c-server-full server_full c

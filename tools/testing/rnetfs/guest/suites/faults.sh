@@ -87,7 +87,7 @@ bad_input_boundary() {
 	[ $variant = empty ] && return $rc
 	unload_rnetfs
 	for p in max_inflight=abc max_inflight=-1 max_inflight=4294967296 max_retries=-1 \
-		max_retries=x filter_stride=-1 filter_stride=1x; do
+		max_retries=x filter_stride=-1 filter_stride=1x folio_batch=0 folio_batch=17; do
 		if insmod $KO $p 2>/dev/null; then say "insmod $p accepted"; rmmod rnetfs; rc=1; fi
 		rnetfs_loaded && { say "rnetfs loaded after insmod $p"; rc=1; }
 	done
