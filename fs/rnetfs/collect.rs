@@ -148,8 +148,9 @@ pub(crate) fn after_send(state: &Arc<RequestState>, stream: Stream, start: u64) 
     if !state.inner.lock().ws.sent(stream, start) {
         return;
     }
-    STATS.collected_by_sender.inc();
-    collect_here(state);
+    if collect_here(state) {
+        STATS.collected_by_sender.inc();
+    }
 }
 
 /// The issuer of a writeback has queued everything and waited for its
@@ -162,24 +163,29 @@ pub(crate) fn after_issue(state: &Arc<RequestState>, wq: &Queue) {
         state.wake_collector(wq);
         return;
     }
-    STATS.collected_by_issuer.inc();
-    collect_here(state);
+    if collect_here(state) {
+        STATS.collected_by_issuer.inc();
+    }
 }
 
-/// Collects as a sender: see [`after_send`].
-fn collect_here(state: &Arc<RequestState>) {
+/// Collects as a sender: see [`after_send`]. Returns whether it collected
+/// anything.
+fn collect_here(state: &Arc<RequestState>) -> bool {
+    let mut collected = false;
     while let Some(res) = collect_once(state, By::Sender) {
+        collected |= res.progress;
         if res.progress {
             state.room.notify_all();
         }
         if res.done {
             finish(state);
-            return;
+            return true;
         }
         if !res.progress {
-            return;
+            break;
         }
     }
+    collected
 }
 
 /// Everything is collected: release the writeback lock and the request.

@@ -535,7 +535,7 @@ impl Issuer<'_> {
         if inline {
             self.side.send_inline(true);
         }
-        self.feeder.flush_all(&mut self.side);
+        self.feeder.flush_end(&mut self.side);
         if inline {
             self.side.send_inline(false);
         }

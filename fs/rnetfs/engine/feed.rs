@@ -201,6 +201,14 @@ impl<S> Feeder<S> {
         self.tilers.cache.flush(sink);
     }
 
+    /// Issues what both streams are building at the end of the request:
+    /// the cache's first, as its writes are asynchronous, while the upload,
+    /// sent inline there, returns only with 9p's answer.
+    pub(crate) fn flush_end(&mut self, sink: &mut impl StreamSink<S>) {
+        self.tilers.cache.flush(sink);
+        self.tilers.upload.flush(sink);
+    }
+
     /// Whether no subrequest is being built.
     #[cfg_attr(not(test), expect(dead_code, reason = "the host tests inspect it"))]
     pub(crate) fn is_idle(&self) -> bool {

@@ -1248,9 +1248,11 @@ impl<const NS: usize, const NF: usize> Sim<NS, NF> {
                 self.g.step();
             }
         }
-        // end_issue.
+        // end_issue: what is left is sent inline, as it is waited for.
         self.g.publish();
-        self.feeder.flush_all(&mut self.g);
+        self.g.send_inline(true);
+        self.feeder.flush_end(&mut self.g);
+        self.g.send_inline(false);
         assert!(self.feeder.is_idle());
         self.g.state.all_queued();
         if self.g.w.case.sender_collects {
