@@ -407,7 +407,7 @@ reconnects() { awk '/session .* share reconnects/ { s += $1 } END { print s + 0 
 # kill_serving NAME MODE SIZE WANT [MAX_CREDITS]
 kill_serving() {
 	local name=$1 mode=$2 size=$3 want=$4 maxc=${5:-0} f=$RUN/results/cifs-trace-$1.txt
-	local before pid w rc=0 i r0 r1 c0 c1 u0 wrc lost=no e
+	local before pid w rc=0 i r0 r1 c0 c1 u0 wrc lost=no e credrc c_defect=no
 	umount $MNT 2>/dev/null
 	before=$(smbd_children | tr '\n' ' ')
 	cifs_mount t $MNT "$OPTS" || return 1
@@ -446,12 +446,25 @@ kill_serving() {
 	[ "$r1" -gt "$r0" ] || { say "$name: cifs did not reconnect"; rc=1; }
 	no_writeback_left || rc=1
 	readable "$MNT/$name" || rc=1
-	python3 ./cifs_credits.py --wsize $(wsize_of) --max-credits $maxc $f >/dev/console || rc=1
+	python3 ./cifs_credits.py --wsize $(wsize_of) --max-credits $maxc $f >/tmp/$name.credits
+	credrc=$?
+	cat /tmp/$name.credits >/dev/console
+	# The C engine's retryer can send a piece larger than the fresh
+	# credits allow; cifs refuses it and the bytes are lost. Recorded as
+	# netfs's defect for the C run only: rnetfs must pass as it is.
+	if [ $credrc != 0 ] && ! rnetfs_loaded && grep -q VIOLATION /tmp/$name.credits; then
+		c_defect=yes
+	fi
+	[ $credrc = 0 ] || [ $c_defect = yes ] || rc=1
 	server_same "$name" || lost=yes
 	say "$name: $(engine_name), $OPTS: writer ${e:-ok}, bytes lost: $lost"
 	echo "$name $(engine_name) writer=${e:-ok} lost=$lost" >>$RUN/results/cifs-kill.txt
 	if [ $want = all ]; then
-		[ $wrc = 0 ] && [ $lost = no ] || rc=1
+		if [ $c_defect = yes ] && { [ $wrc != 0 ] || [ $lost = yes ]; }; then
+			say "$name: C engine defect, recorded: a retry sent more than its credits allow (cifs_credits VIOLATION), cifs refused it; writer ${e:-ok}, bytes lost: $lost"
+		else
+			[ $wrc = 0 ] && [ $lost = no ] || rc=1
+		fi
 	else
 		[ $wrc != 0 ] || [ $lost = no ] || { say "$name: bytes lost, and the writer was told nothing"; rc=1; }
 	fi
@@ -524,14 +537,22 @@ rofs_share() {
 # backing file's size once the client unmounted; the last 64 MiB are read
 # back through cifs first (no folio left locked).
 bigger_than_ram() {
-	local p=$1 d=/mnt/cifs-big name=$1-big size out c0 c1 rc=0
+	local p=$1 d=/mnt/cifs-big name=$1-big size out c0 c1 v0 rc=0
 	size=$(awk '/^MemTotal:/ { print int($2 / 1024 * 9 / 8) }' /proc/meminfo)
 	smb_big_mount || return 1
 	rm -f $SMB_BIG/$name
 	cifs_mount big $d "cache=strict" || { umount $SMB_BIG_MNT; return 1; }
 	c0=$(counters)
+	# The writer has failed with EFAULT under rnetfs (2 of 4 runs, at
+	# 1114 MiB both times): netfs_perform_write() fails a copy from the
+	# user's buffer that comes back empty, where generic_perform_write()
+	# faults it in again; a page migrated under memory pressure may do
+	# that. What reclaim and compaction did is shown, to tell.
+	v0=$(awk '/^(compact_stall|compact_success|compact_fail|pgmigrate_success|pgmigrate_fail|allocstall_normal|oom_kill) / { printf "%s=%s ", $1, $2 }' /proc/vmstat)
 	out=$(python3 ./wtool.py big $d/$name - $((size << 20)) "$(seed_for "$name")" --fsync) || rc=1
 	say "$name: $size MiB written (guest memory $(awk '/^MemTotal:/ { print int($2 / 1024) }' /proc/meminfo) MiB): ${out:-the writer failed}"
+	say "$name: vmstat before: $v0"
+	say "$name: vmstat after:  $(awk '/^(compact_stall|compact_success|compact_fail|pgmigrate_success|pgmigrate_fail|allocstall_normal|oom_kill) / { printf "%s=%s ", $1, $2 }' /proc/vmstat)"
 	no_writeback_left || rc=1
 	timeout 120 dd if=$d/$name of=/dev/null bs=1M skip=$((size - 64)) status=none ||
 		{ say "$name: reading the tail back failed or blocked"; rc=1; }
