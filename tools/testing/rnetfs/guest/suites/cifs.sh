@@ -449,9 +449,10 @@ kill_serving() {
 	python3 ./cifs_credits.py --wsize $(wsize_of) --max-credits $maxc $f >/tmp/$name.credits
 	credrc=$?
 	cat /tmp/$name.credits >/dev/console
-	# The C engine's retryer can send a piece larger than the fresh
-	# credits allow; cifs refuses it and the bytes are lost. Recorded as
-	# netfs's defect for the C run only: rnetfs must pass as it is.
+	# The C engine's issuer can send more than its credits allow while
+	# its retryer re-prepares (they race on the stream's limits); cifs
+	# refuses it and the bytes are lost. Recorded as netfs's defect for
+	# the C run only: rnetfs must pass as it is.
 	if [ $credrc != 0 ] && ! rnetfs_loaded && grep -q VIOLATION /tmp/$name.credits; then
 		c_defect=yes
 	fi
@@ -461,7 +462,7 @@ kill_serving() {
 	echo "$name $(engine_name) writer=${e:-ok} lost=$lost" >>$RUN/results/cifs-kill.txt
 	if [ $want = all ]; then
 		if [ $c_defect = yes ] && { [ $wrc != 0 ] || [ $lost = yes ]; }; then
-			say "$name: C engine defect, recorded: a retry sent more than its credits allow (cifs_credits VIOLATION), cifs refused it; writer ${e:-ok}, bytes lost: $lost"
+			say "$name: C engine defect, recorded: a submission beyond its credits while the retryer re-prepared (cifs_credits VIOLATION), cifs refused it; writer ${e:-ok}, bytes lost: $lost"
 		else
 			[ $wrc = 0 ] && [ $lost = no ] || rc=1
 		fi
