@@ -976,19 +976,25 @@ impl<const NS: usize, const NF: usize> Glue<NS, NF> {
         }
     }
 
+    /// One `collect`, with the checks of every folio it ended.
+    fn collect_pass(&mut self) -> crate::engine::state::Collected {
+        let c = self.state.collect(&mut self.w);
+        let collected = Stream::ALL.map(|s| {
+            self.state
+                .is_active(s)
+                .then(|| self.state.stream_collected_to(s))
+        });
+        for i in std::mem::take(&mut self.w.ended_now) {
+            self.w.check_ended(i, collected);
+        }
+        c
+    }
+
     /// A sender's (or the issuer's last) collection: no retryer.
     fn sender_collect(&mut self) {
         for round in 0.. {
             assert!(round < 10_000, "sender collection loops");
-            let c = self.state.collect(&mut self.w);
-            let collected = Stream::ALL.map(|s| {
-                self.state
-                    .is_active(s)
-                    .then(|| self.state.stream_collected_to(s))
-            });
-            for i in std::mem::take(&mut self.w.ended_now) {
-                self.w.check_ended(i, collected);
-            }
+            let c = self.collect_pass();
             if c.done || !c.progress {
                 break;
             }
@@ -1017,15 +1023,7 @@ impl<const NS: usize, const NF: usize> Glue<NS, NF> {
     fn collector(&mut self) {
         for round in 0.. {
             assert!(round < 10_000, "collector loops");
-            let c = self.state.collect(&mut self.w);
-            let collected = Stream::ALL.map(|s| {
-                self.state
-                    .is_active(s)
-                    .then(|| self.state.stream_collected_to(s))
-            });
-            for i in std::mem::take(&mut self.w.ended_now) {
-                self.w.check_ended(i, collected);
-            }
+            let c = self.collect_pass();
             let mut again = false;
             for s in Stream::ALL {
                 if *c.need_retry.get(s) {
