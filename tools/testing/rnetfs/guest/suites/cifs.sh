@@ -544,8 +544,8 @@ bigger_than_ram() {
 	rm -f $SMB_BIG/$name
 	cifs_mount big $d "cache=strict" || { umount $SMB_BIG_MNT; return 1; }
 	c0=$(counters)
-	# The writer has failed with EFAULT under rnetfs (2 of 4 runs, at
-	# 1114 MiB both times): netfs_perform_write() fails a copy from the
+	# The writer has failed with EFAULT under rnetfs (2 of 5 runs, never
+	# with C): netfs_perform_write() fails a copy from the
 	# user's buffer that comes back empty, where generic_perform_write()
 	# faults it in again; a page migrated under memory pressure may do
 	# that. What reclaim and compaction did is shown, to tell.
